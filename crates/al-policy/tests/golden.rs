@@ -216,3 +216,40 @@ policies:
     let allow = e2.matched.iter().find(|m| m.name == "exact-allow").unwrap();
     assert_eq!(allow.role, al_policy::MatchRole::AgentLimitedWins);
 }
+
+/// Digest golden vectors (`testdata/policy-digests.json`, specified in
+/// `docs/policy-manifest.md`). `AL_BLESS=1` fills in missing fields.
+#[test]
+fn policy_digest_vectors() {
+    let path = crate::workspace_root().join("testdata/policy-digests.json");
+    let mut vectors: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let bless = std::env::var("AL_BLESS").is_ok();
+    for v in &mut vectors {
+        let m = Manifest::parse_auto(v["manifest"].as_str().unwrap()).unwrap();
+        let p = &m.policies[0];
+        let canonical = al_policy::canonical_policy_json(p);
+        let digest = al_policy::policy_digest(p).to_string();
+        let set = PolicySet::compile(&m).digest().to_string();
+        for (k, got) in [
+            ("canonical", canonical),
+            ("digest", digest),
+            ("set_digest", set),
+        ] {
+            match v.get(k).and_then(|x| x.as_str()) {
+                Some(want) => assert_eq!(got, want, "{k} of {}", p.name),
+                None if bless => {
+                    v.insert(k.into(), got.into());
+                }
+                None => panic!("vector for {} lacks `{k}`; run with AL_BLESS=1", p.name),
+            }
+        }
+    }
+    if bless {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&vectors).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+}
