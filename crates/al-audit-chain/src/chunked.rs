@@ -1,0 +1,90 @@
+//! Append-only storage in fixed-size chunks: no doubling slack, so
+//! resident memory stays within a chunk of what is stored.
+
+/// A vector of `T` stored in chunks of `CHUNK` elements.
+#[derive(Clone, Debug)]
+pub(crate) struct Chunked<T, const CHUNK: usize> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T: Copy, const CHUNK: usize> Default for Chunked<T, CHUNK> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy, const CHUNK: usize> Chunked<T, CHUNK> {
+    pub(crate) fn push(&mut self, v: T) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CHUNK => c.push(v),
+            _ => {
+                let mut c = Vec::with_capacity(CHUNK);
+                c.push(v);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<T> {
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK).copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn resident_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+            + self
+                .chunks
+                .iter()
+                .map(|c| c.capacity() * std::mem::size_of::<T>())
+                .sum::<usize>()
+    }
+}
+
+/// Byte arena: entries appended back to back in chunks of at least
+/// [`ARENA_CHUNK`] bytes. Chunk `full.len()` is the one being written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Arena {
+    full: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+/// Size of one arena chunk.
+pub(crate) const ARENA_CHUNK: usize = 4 << 20;
+
+impl Arena {
+    /// Start writing an entry of `len` bytes; returns the buffer to append
+    /// to and `(chunk, start)`. The buffer never reallocates for it.
+    pub(crate) fn writer(&mut self, len: usize) -> (&mut Vec<u8>, u32, u32) {
+        if self.current.capacity() - self.current.len() < len {
+            let fresh = Vec::with_capacity(ARENA_CHUNK.max(len));
+            self.full.push(std::mem::replace(&mut self.current, fresh));
+        }
+        let chunk = u32::try_from(self.full.len()).unwrap_or(u32::MAX);
+        let start = u32::try_from(self.current.len()).unwrap_or(u32::MAX);
+        (&mut self.current, chunk, start)
+    }
+
+    pub(crate) fn chunk(&self, i: u32) -> Option<&Vec<u8>> {
+        let i = i as usize;
+        if i == self.full.len() {
+            Some(&self.current)
+        } else {
+            self.full.get(i)
+        }
+    }
+
+    pub(crate) fn resident_bytes(&self) -> usize {
+        self.full.capacity() * std::mem::size_of::<Vec<u8>>()
+            + self.full.iter().map(Vec::capacity).sum::<usize>()
+            + self.current.capacity()
+    }
+}
