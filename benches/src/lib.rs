@@ -9,5 +9,6 @@
     clippy::indexing_slicing
 )]
 
+pub mod audit;
 pub mod policy;
 pub mod timing;

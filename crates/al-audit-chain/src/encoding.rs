@@ -375,13 +375,25 @@ fn put_number(out: &mut Vec<u8>, n: &Number) {
 fn put_object(out: &mut Vec<u8>, o: &Map<String, Value>) {
     out.push(0x08);
     out.extend_from_slice(&u32::try_from(o.len()).unwrap_or(u32::MAX).to_be_bytes());
-    // Sort explicitly: serde_json's map order depends on a cargo feature.
-    let mut keys: Vec<&String> = o.keys().collect();
-    keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    for k in keys {
-        put_str(out, k);
-        if let Some(v) = o.get(k) {
+    // serde_json's map order depends on a cargo feature: it is usually
+    // already sorted by key bytes (a BTreeMap); sort only when it is not.
+    let sorted = o
+        .keys()
+        .zip(o.keys().skip(1))
+        .all(|(a, b)| a.as_bytes() < b.as_bytes());
+    if sorted {
+        for (k, v) in o {
+            put_str(out, k);
             put_value(out, v);
+        }
+    } else {
+        let mut keys: Vec<&String> = o.keys().collect();
+        keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        for k in keys {
+            put_str(out, k);
+            if let Some(v) = o.get(k) {
+                put_value(out, v);
+            }
         }
     }
 }
