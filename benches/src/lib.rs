@@ -10,5 +10,6 @@
 )]
 
 pub mod audit;
+pub mod breaker;
 pub mod policy;
 pub mod timing;
