@@ -1,0 +1,120 @@
+//! Reading inputs with errors that name the file.
+
+use std::fmt;
+use std::path::Path;
+
+use al_policy::{Format, Manifest, ManifestError};
+
+/// A failure that is the user's input or usage, not a "no": exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for UsageError {
+    fn from(s: String) -> Self {
+        UsageError(s)
+    }
+}
+
+/// Read a whole file as UTF-8.
+pub fn read(path: &Path) -> Result<String, UsageError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))
+}
+
+/// The manifest format of a file: by extension, else by content.
+pub fn manifest_format(path: &Path, text: &str) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Format::Json,
+        Some("yaml" | "yml") => Format::Yaml,
+        _ => Format::sniff(text),
+    }
+}
+
+/// Render manifest errors as `FILE:LINE:COL: error[CODE]: message (policy …)`.
+pub fn render_errors(path: &Path, e: &ManifestError) -> String {
+    e.errors
+        .iter()
+        .map(|d| format!("{}:{d}", path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Read and parse a manifest; errors name file, line and column.
+pub fn manifest(path: &Path) -> Result<Manifest, UsageError> {
+    let text = read(path)?;
+    Manifest::parse(&text, manifest_format(path, &text))
+        .map_err(|e| UsageError(format!("invalid manifest\n{}", render_errors(path, &e))))
+}
+
+/// Read a JSON or YAML document into a JSON value.
+pub fn document(path: &Path) -> Result<serde_json::Value, UsageError> {
+    let text = read(path)?;
+    match manifest_format(path, &text) {
+        Format::Json => serde_json::from_str(&text).map_err(|e| {
+            UsageError(format!(
+                "{}:{}:{}: invalid JSON: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        }),
+        Format::Yaml => {
+            let mut opts = serde_saphyr::Options::default();
+            opts.with_snippet = false;
+            serde_saphyr::from_str_with_options(&text, opts).map_err(|e| {
+                let loc = e
+                    .location()
+                    .map(|l| format!("{}:{}:", l.line(), l.column()))
+                    .unwrap_or_default();
+                UsageError(format!(
+                    "{}:{loc} invalid YAML: {}",
+                    path.display(),
+                    e.to_string().lines().next().unwrap_or("")
+                ))
+            })
+        }
+    }
+}
+
+/// Parse a hash given in hex (64 digits) or base64 (standard or URL-safe).
+pub fn hash_arg(name: &str, s: &str) -> Result<al_audit_chain::Hash, UsageError> {
+    let s = s.trim();
+    if let Some(h) = al_audit_chain::Hash::from_hex(&s.to_ascii_lowercase()) {
+        return Ok(h);
+    }
+    if let Some(bytes) = base64_decode(s)
+        && let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(al_audit_chain::Hash(arr));
+    }
+    Err(UsageError(format!(
+        "`--{name}` must be a 32-byte hash in hex (64 digits) or base64, got `{s}`"
+    )))
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let e = base64::engine::general_purpose::STANDARD;
+    let u = base64::engine::general_purpose::URL_SAFE;
+    e.decode(s).or_else(|_| u.decode(s)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashes_in_hex_and_base64() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let b64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        assert_eq!(
+            super::hash_arg("x", hex).unwrap(),
+            super::hash_arg("x", b64).unwrap()
+        );
+        assert!(super::hash_arg("x", "abc").is_err());
+    }
+}

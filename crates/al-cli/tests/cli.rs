@@ -1,0 +1,528 @@
+//! End-to-end tests of the `al` binary over files in `testdata/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data(p: &str) -> String {
+    root().join("testdata").join(p).display().to_string()
+}
+
+fn al(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_al"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+fn no_panic(o: &Output) {
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("al-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn check_json_shape_and_exit_codes() {
+    let o = al(&[
+        "check",
+        "--policies",
+        &data("cli/manifest.yaml"),
+        "--action",
+        &data("cli/action-small-pr.json"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "action_type",
+        "status",
+        "allowed",
+        "needs_approval",
+        "policy_name",
+        "denial_reason",
+        "reason",
+        "conditions_evaluated",
+    ] {
+        assert!(keys.contains(&k), "missing {k}: {v}");
+    }
+    assert_eq!(v["status"], "executed");
+    assert_eq!(
+        v["conditions_evaluated"][0],
+        serde_json::json!({"field": "pr_size", "operator": "lt", "expected": 100, "result": true})
+    );
+    let o = al(&[
+        "check",
+        "--policies",
+        &data("cli/manifest.yaml"),
+        "--action",
+        &data("cli/action-big-pr.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(json(&o)["denial_reason"], "CONDITIONS_DENIED");
+    let o = al(&[
+        "check",
+        "--policies",
+        &data("cli/manifest.yaml"),
+        "--action",
+        &data("cli/action-bad.json"),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("INVALID_REQUEST") && stderr(&o).contains("action_type"),
+        "{}",
+        stderr(&o)
+    );
+    let o = al(&[
+        "check",
+        "--policies",
+        &data("cli/typo.yaml"),
+        "--action",
+        &data("cli/action-bad.json"),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("typo.yaml:5:5: error[UNKNOWN_KEY]"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The golden policy corpus, through the CLI (the same files the library test reads).
+#[test]
+fn golden_cases_through_check() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        manifest: String,
+        cases: Vec<Value>,
+    }
+    let dir = tmp("golden");
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("testdata/policies")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let f: File = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let m = dir.join("m.yaml");
+        std::fs::write(&m, &f.manifest).unwrap();
+        for c in f.cases.iter().step_by(3) {
+            let mut req = c["request"].clone();
+            if req.get("timestamp").is_none() {
+                req["timestamp"] = "2026-11-28T12:00:00Z".into();
+            }
+            let a = dir.join("a.json");
+            std::fs::write(&a, req.to_string()).unwrap();
+            let agent = c.get("agent").and_then(Value::as_str).unwrap_or("agt_1");
+            let o = al(&[
+                "check",
+                "--policies",
+                m.to_str().unwrap(),
+                "--action",
+                a.to_str().unwrap(),
+                "--agent",
+                agent,
+                "--format",
+                "json",
+            ]);
+            let v = json(&o);
+            let name = c["name"].as_str().unwrap();
+            assert_eq!(v["status"], c["status"], "{}: {name}", path.display());
+            assert_eq!(v["policy_name"], c["policy"], "{}: {name}", path.display());
+            assert_eq!(code(&o), if c["status"] == "executed" { 0 } else { 1 });
+            n += 1;
+        }
+    }
+    assert!(n >= 30);
+}
+
+#[test]
+fn lint_reports_errors_and_warnings_with_locations() {
+    let o = al(&["lint", &data("cli/typo.yaml")]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "typo.yaml:5:5: error[UNKNOWN_KEY]: unknown key `efect`; did you mean `effect`?"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("error[INVALID_PATTERN]"), "{out}");
+    let o = al(&["lint", &data("cli/warnings.yaml"), "--format", "json"]);
+    assert_eq!(code(&o), 0);
+    let v = json(&o);
+    assert_eq!(
+        (v["errors"].as_u64(), v["warnings"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["ALLOW_ALL", "NEVER_HOLDS"]);
+    assert_eq!(v["diagnostics"][1]["location"]["line"], 4);
+    let o = al(&["lint", &data("cli/manifest.yaml")]);
+    assert_eq!(code(&o), 0);
+}
+
+#[test]
+fn diff_is_the_import_dry_run() {
+    let o = al(&[
+        "diff",
+        &data("cli/manifest.yaml"),
+        &data("cli/manifest-v2.json"),
+    ]);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    for line in [
+        "+ 1 added",
+        "~ 1 modified",
+        "~ merge-small-prs (conditions)",
+        "= 1 unchanged",
+        "- 1 removed",
+    ] {
+        assert!(out.contains(line), "{out}");
+    }
+    let v = json(&al(&[
+        "diff",
+        &data("cli/manifest.yaml"),
+        &data("cli/manifest-v2.json"),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["added"], serde_json::json!(["ci"]));
+    assert_eq!(v["removed"], serde_json::json!(["no-drops"]));
+    assert_eq!(v["modified"][0]["name"], "merge-small-prs");
+}
+
+#[test]
+fn export_is_a_fixed_point_in_both_formats() {
+    let dir = tmp("export");
+    for to in ["yaml", "json"] {
+        let o = al(&["export", &data("cli/manifest-v2.json"), "--to", to]);
+        assert_eq!(code(&o), 0);
+        let f = dir.join(format!("m.{to}"));
+        std::fs::write(&f, &o.stdout).unwrap();
+        let again = al(&["export", f.to_str().unwrap(), "--to", to]);
+        assert_eq!(
+            stdout(&again),
+            stdout(&o),
+            "export of export differs ({to})"
+        );
+        let d = json(&al(&[
+            "diff",
+            &data("cli/manifest-v2.json"),
+            f.to_str().unwrap(),
+            "--format",
+            "json",
+        ]));
+        assert_eq!(d["unchanged"].as_array().unwrap().len(), 3);
+    }
+}
+
+fn demo_out(name: &str) -> PathBuf {
+    let dir = tmp(name);
+    let o = al(&["demo", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("demo complete"));
+    dir
+}
+
+fn p(d: &Path, f: &str) -> String {
+    d.join(f).display().to_string()
+}
+
+#[test]
+fn demo_output_verifies_and_a_flipped_byte_names_its_row() {
+    let d = demo_out("verify");
+    let o = al(&[
+        "verify",
+        &p(&d, "audit.jsonl"),
+        "--checkpoint",
+        &p(&d, "checkpoint.txt"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["chain_valid"], true);
+    assert_eq!(v["org_id"], "acme");
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "org_id",
+        "chain_valid",
+        "verified_through_row",
+        "chain_hash",
+        "verified_from_checkpoint",
+        "timestamp",
+        "first_broken_at_row_id",
+    ] {
+        assert!(keys.contains(&k), "{k}");
+    }
+    let text = std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (row, threads) in [(1usize, "1"), (7, "1"), (40, "2"), (lines.len(), "2")] {
+        // Flip one byte inside a value of that row.
+        let mut bytes = text.clone().into_bytes();
+        let start: usize = lines[..row - 1].iter().map(|l| l.len() + 1).sum();
+        let at = start + lines[row - 1].find("\"timestamp\":\"").unwrap() + 14;
+        bytes[at] ^= 0x01;
+        let f = d.join("flipped.jsonl");
+        std::fs::write(&f, bytes).unwrap();
+        let o = al(&[
+            "verify",
+            f.to_str().unwrap(),
+            "--checkpoint",
+            &p(&d, "checkpoint.txt"),
+            "--threads",
+            threads,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&o), 1, "row {row}: {}", stdout(&o));
+        let v = json(&o);
+        assert_eq!(v["chain_valid"], false);
+        assert_eq!(
+            v["first_broken_at_row_id"],
+            format!("evt_{row:016x}"),
+            "row {row}: {v}"
+        );
+    }
+    // Truncation is only visible against the checkpoint.
+    let f = d.join("short.jsonl");
+    std::fs::write(&f, lines[..10].join("\n")).unwrap();
+    assert_eq!(code(&al(&["verify", f.to_str().unwrap()])), 0);
+    let o = al(&[
+        "verify",
+        f.to_str().unwrap(),
+        "--checkpoint",
+        &p(&d, "checkpoint.txt"),
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("Truncated"), "{}", stdout(&o));
+}
+
+#[test]
+fn proofs_round_trip_and_forgeries_fail() {
+    let d = demo_out("proofs");
+    let o = al(&[
+        "proof",
+        "verify",
+        &p(&d, "proof.json"),
+        "--checkpoint",
+        &p(&d, "checkpoint.txt"),
+    ]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = al(&["prove", "inclusion", &p(&d, "audit.jsonl"), "--row", "3"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let proof = json(&o);
+    let f = d.join("p3.json");
+    std::fs::write(&f, &o.stdout).unwrap();
+    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 0);
+    // Raw arguments, for auditors using other tools.
+    let path: Vec<&str> = proof["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let args = |leaf: &str, idx: &str| {
+        let joined = path.join(",");
+        al(&[
+            "proof",
+            "verify-inclusion",
+            "--leaf-hash",
+            leaf,
+            "--index",
+            idx,
+            "--size",
+            &proof["checkpoint"]["size"].to_string(),
+            "--root",
+            proof["checkpoint"]["root"].as_str().unwrap(),
+            "--path",
+            &joined,
+        ])
+    };
+    assert_eq!(code(&args(proof["leaf_hash"].as_str().unwrap(), "2")), 0);
+    assert_eq!(
+        code(&args(proof["leaf_hash"].as_str().unwrap(), "3")),
+        1,
+        "wrong index must fail"
+    );
+    let o = al(&[
+        "proof",
+        "verify-inclusion",
+        "--entry-hash",
+        "zz",
+        "--index",
+        "0",
+        "--size",
+        "1",
+        "--root",
+        "00",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--entry-hash"), "{}", stderr(&o));
+    // A forged proof file fails.
+    let mut forged = proof.clone();
+    forged["leaf_index"] = 4.into();
+    std::fs::write(&f, forged.to_string()).unwrap();
+    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 1);
+    // Consistency.
+    let o = al(&[
+        "prove",
+        "consistency",
+        &p(&d, "audit.jsonl"),
+        "--from",
+        "10",
+    ]);
+    assert_eq!(code(&o), 0);
+    let c = json(&o);
+    std::fs::write(&f, &o.stdout).unwrap();
+    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 0);
+    let path: Vec<&str> = c["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let o = al(&[
+        "proof",
+        "verify-consistency",
+        "--first",
+        "10",
+        "--second",
+        &c["checkpoint"]["size"].to_string(),
+        "--first-root",
+        c["first"]["root"].as_str().unwrap(),
+        "--second-root",
+        c["checkpoint"]["root"].as_str().unwrap(),
+        "--path",
+        &path.join(","),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        code(&al(&[
+            "prove",
+            "consistency",
+            &p(&d, "audit.jsonl"),
+            "--from",
+            "0"
+        ])),
+        2
+    );
+}
+
+#[test]
+fn demo_json_is_a_document() {
+    let o = al(&["demo", "--format", "json"]);
+    assert_eq!(code(&o), 0);
+    let v = json(&o);
+    assert_eq!(v["verify"]["chain_valid"], true);
+    assert_eq!(v["tampered_verify"]["chain_valid"], false);
+    assert_eq!(v["proof_valid"], true);
+    let statuses: Vec<&str> = v["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    for s in ["executed", "denied", "requested", "policy_not_found"] {
+        assert!(statuses.contains(&s), "{statuses:?}");
+    }
+    let tos: Vec<&str> = v["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert!(
+        tos.contains(&"THROTTLE") && tos.contains(&"HALT"),
+        "{tos:?}"
+    );
+}
+
+#[test]
+fn hostile_and_malformed_inputs_exit_2_with_a_message() {
+    for args in [
+        vec!["lint".to_owned(), data("cli/does-not-exist.yaml")],
+        vec![
+            "check".to_owned(),
+            "--policies".to_owned(),
+            data("cli/garbage.yaml"),
+            "--action".to_owned(),
+            data("cli/action-small-pr.json"),
+        ],
+        vec!["verify".to_owned(), data("cli/nope.jsonl")],
+        vec![
+            "export".to_owned(),
+            data("cli/manifest.yaml"),
+            "--to".to_owned(),
+            "xml".to_owned(),
+        ],
+        vec!["frobnicate".to_owned()],
+        vec![],
+    ] {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = al(&refs);
+        no_panic(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).is_empty());
+    }
+    let o = al(&["lint", &data("cli/does-not-exist.yaml")]);
+    assert!(stderr(&o).contains("does-not-exist.yaml"), "{}", stderr(&o));
+    // A JSONL file that is not a log: the answer is "no", naming the line.
+    let d = tmp("junk");
+    let f = d.join("junk.jsonl");
+    std::fs::write(&f, "{\"row\": 1}\nnot json\n").unwrap();
+    let o = al(&["verify", f.to_str().unwrap(), "--format", "json"]);
+    no_panic(&o);
+    assert_eq!(code(&o), 1);
+    assert!(
+        json(&o)["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1"),
+        "{}",
+        stdout(&o)
+    );
+}
