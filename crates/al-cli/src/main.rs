@@ -1,9 +1,9 @@
-//! `al`: parse, dispatch, map outcomes to exit codes. All logic lives in
-//! the libraries (and, for `demo`, in the small host module `demo`).
+#![doc = include_str!("../README.md")]
 //!
-//! Exit codes: 0 success; 1 the answer is "no" (not allowed, lint errors,
-//! invalid chain, proof rejected); 2 bad usage or unreadable input.
+//! `main` parses, dispatches and maps outcomes to exit codes; all logic
+//! lives in the libraries (and, for `demo`, in the small host module).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod cmd;
 mod demo;
