@@ -65,48 +65,59 @@ pub const SET_DOMAIN: &[u8] = b"agentlattice.policyset.v1\n";
 /// The canonical JSON of a policy's authored content.
 #[must_use]
 pub fn canonical_policy_json(p: &PolicySpec) -> String {
-    use serde_json::{Map, Value};
-    let mut o = Map::new();
-    o.insert(
-        "action_type".into(),
-        Value::String(p.action_type.to_string()),
-    );
-    if let Some(a) = &p.agents {
-        o.insert(
-            "agents".into(),
-            Value::Array(a.iter().cloned().map(Value::String).collect()),
-        );
+    use std::fmt::Write as _;
+    // Keys are written in their sorted order directly; condition keys
+    // (`field`, `operator`, `value`) are sorted too.
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"action_type\":");
+    write_str(&p.action_type.to_string(), &mut out);
+    if let Some(agents) = &p.agents {
+        out.push_str(",\"agents\":[");
+        for (i, a) in agents.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(a, &mut out);
+        }
+        out.push(']');
     }
     if let Some(a) = &p.approval {
-        let mut ap = Map::new();
+        out.push_str(",\"approval\":{");
         if let Some(e) = a.escalate_after_secs {
-            ap.insert("escalate_after".into(), Value::from(e));
+            let _ = write!(out, "\"escalate_after\":{e},");
         }
-        ap.insert("timeout".into(), Value::from(a.timeout_secs));
-        o.insert("approval".into(), Value::Object(ap));
+        let _ = write!(out, "\"timeout\":{}}}", a.timeout_secs);
     }
-    let conds = p
-        .conditions
-        .iter()
-        .map(|c| {
-            let mut m = Map::new();
-            m.insert("field".into(), Value::String(c.field.to_string()));
-            m.insert("operator".into(), Value::String(c.operator.as_str().into()));
-            if let Some(v) = &c.value {
-                m.insert("value".into(), v.clone());
-            }
-            Value::Object(m)
-        })
-        .collect();
-    o.insert("conditions".into(), Value::Array(conds));
+    out.push_str(",\"conditions\":[");
+    for (i, c) in p.conditions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"field\":");
+        write_str(&c.field.to_string(), &mut out);
+        out.push_str(",\"operator\":\"");
+        out.push_str(c.operator.as_str());
+        out.push('"');
+        if let Some(v) = &c.value {
+            out.push_str(",\"value\":");
+            write_canonical(v, &mut out);
+        }
+        out.push('}');
+    }
+    out.push(']');
     if let Some(d) = &p.description {
-        o.insert("description".into(), Value::String(d.clone()));
+        out.push_str(",\"description\":");
+        write_str(d, &mut out);
     }
-    o.insert("effect".into(), Value::String(p.effect.as_str().into()));
-    o.insert("enabled".into(), Value::Bool(p.enabled));
-    o.insert("name".into(), Value::String(p.name.clone()));
-    let mut out = String::new();
-    write_canonical(&Value::Object(o), &mut out);
+    out.push_str(",\"effect\":\"");
+    out.push_str(p.effect.as_str());
+    out.push_str(if p.enabled {
+        "\",\"enabled\":true,\"name\":"
+    } else {
+        "\",\"enabled\":false,\"name\":"
+    });
+    write_str(&p.name, &mut out);
+    out.push('}');
     out
 }
 

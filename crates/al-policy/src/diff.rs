@@ -65,7 +65,7 @@ fn changed_fields(a: &PolicySpec, b: &PolicySpec) -> Vec<&'static str> {
 /// `version`, `created_at`, `digest`) are not compared.
 #[must_use]
 pub fn diff(old: &Manifest, new: &Manifest) -> ManifestDiff {
-    let by_name = |m: &'_ Manifest| -> std::collections::HashMap<String, usize> {
+    let by_name = |m: &'_ Manifest| -> rustc_hash::FxHashMap<String, usize> {
         m.policies
             .iter()
             .enumerate()

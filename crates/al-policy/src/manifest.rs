@@ -15,7 +15,7 @@
 //! weaken a policy). Validation collects every error with its location; a
 //! manifest with any error is rejected whole.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -436,7 +436,8 @@ impl Reader<'_> {
             );
             return None;
         };
-        let mut seen: HashMap<&str, ()> = HashMap::with_capacity(pairs.len());
+        // Mappings are small: a linear scan beats hashing.
+        let mut seen: Vec<&str> = Vec::with_capacity(pairs.len());
         for (k, _) in pairs {
             if !allowed.contains(&k.name.as_str()) {
                 let hint = allowed
@@ -451,7 +452,7 @@ impl Reader<'_> {
                     policy,
                     format!("unknown key `{}`{hint}", k.name),
                 );
-            } else if seen.insert(&k.name, ()).is_some() {
+            } else if seen.contains(&k.name.as_str()) {
                 self.err(
                     Code::DuplicateKey,
                     &field_path(path, &k.name),
@@ -459,6 +460,8 @@ impl Reader<'_> {
                     policy,
                     format!("key `{}` appears more than once", k.name),
                 );
+            } else {
+                seen.push(&k.name);
             }
         }
         Some(Fields { pairs })
@@ -576,7 +579,9 @@ impl Reader<'_> {
         }
         let mut out = Vec::with_capacity(items.len());
         let mut spans = Vec::with_capacity(items.len());
-        let mut names: HashMap<String, usize> = HashMap::with_capacity(items.len());
+        // A fixed-seed hasher: std's RandomState would read OS randomness.
+        let mut names: FxHashMap<String, usize> = FxHashMap::default();
+        names.reserve(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("policies[{i}]");
             if let Some(p) = self.policy(item, &path) {

@@ -368,14 +368,18 @@ impl PolicySet {
                 _ => bucket.org.push(idx),
             }
         }
+        // Tampered policies first, by name (they decide POLICY_TAMPERED);
+        // then by effect rank, most restrictive first; then by name.
         let order = |v: &mut Vec<u32>| {
             v.sort_by_key(|&i| {
                 let p = policies.get(i as usize);
-                (
-                    !p.is_some_and(|p| p.tampered),
-                    std::cmp::Reverse(p.map_or(0, |p| p.spec.effect.rank())),
-                    i,
-                )
+                let tampered = p.is_some_and(|p| p.tampered);
+                let rank = if tampered {
+                    0
+                } else {
+                    p.map_or(0, |p| p.spec.effect.rank())
+                };
+                (!tampered, std::cmp::Reverse(rank), i)
             });
         };
         for b in exact

@@ -126,7 +126,11 @@ fn policy(i: usize) -> impl Strategy<Value = PolicySpec> {
 }
 
 fn manifest() -> impl Strategy<Value = Manifest> {
-    (0usize..12)
+    manifest_of(0..12)
+}
+
+fn manifest_of(sizes: std::ops::Range<usize>) -> impl Strategy<Value = Manifest> {
+    sizes
         .prop_flat_map(|n| (0..n).map(policy).collect::<Vec<_>>())
         .prop_filter_map("invalid combination", |ps| {
             Manifest::new(ps).validate(&Limits::default()).ok()
@@ -232,8 +236,7 @@ proptest! {
     }
 
     #[test]
-    fn diff_reports_edits(m in manifest(), new_effect in effect()) {
-        prop_assume!(!m.policies.is_empty());
+    fn diff_reports_edits(m in manifest_of(1..12), new_effect in effect()) {
         let mut n = m.clone();
         let changed = n.policies[0].effect != new_effect;
         n.policies[0].effect = new_effect;
