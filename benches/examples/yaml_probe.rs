@@ -2,13 +2,27 @@
 use serde::Deserialize;
 #[derive(Deserialize)]
 #[allow(dead_code)]
-struct Doc { version: u32, policies: Vec<Pol> }
+struct Doc {
+    version: u32,
+    policies: Vec<Pol>,
+}
 #[derive(Deserialize)]
 #[allow(dead_code)]
-struct Pol { name: serde_saphyr::Spanned<String>, action_type: String, effect: String, #[serde(default)] conditions: Vec<Cond> }
+struct Pol {
+    name: serde_saphyr::Spanned<String>,
+    action_type: String,
+    effect: String,
+    #[serde(default)]
+    conditions: Vec<Cond>,
+}
 #[derive(Deserialize)]
 #[allow(dead_code)]
-struct Cond { field: String, operator: String, #[serde(default)] value: Option<serde_json::Value> }
+struct Cond {
+    field: String,
+    operator: String,
+    #[serde(default)]
+    value: Option<serde_json::Value>,
+}
 fn main() {
     let yaml = al_benches::policy::manifest_yaml(10_000, 3, true);
     for _ in 0..3 {
@@ -23,6 +37,10 @@ fn main() {
         let t = std::time::Instant::now();
         let _m = al_policy::Manifest::parse(&yaml, al_policy::Format::Yaml).unwrap();
         let ours = t.elapsed().as_secs_f64() * 1e3;
-        eprintln!("typed {typed:.1} ms, value {value:.1} ms, ours {ours:.1} ms ({} policies, {} bytes)", d.policies.len(), yaml.len());
+        eprintln!(
+            "typed {typed:.1} ms, value {value:.1} ms, ours {ours:.1} ms ({} policies, {} bytes)",
+            d.policies.len(),
+            yaml.len()
+        );
     }
 }

@@ -446,6 +446,14 @@ fn path_field(v: &Value) -> Result<Vec<Hash>, UsageError> {
         .collect()
 }
 
+/// `--path` hashes (empty items from a trailing comma are ignored).
+fn path_arg(path: &[String]) -> Result<Vec<Hash>, UsageError> {
+    path.iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| io::hash_arg("path", p))
+        .collect()
+}
+
 fn report(ok: bool, what: &str, json: bool) -> Answer {
     if json {
         print_json(&json!({"valid": ok, "proof": what}));
@@ -514,11 +522,7 @@ fn proof(what: &ProofCommand, json: bool) -> Result<Answer, UsageError> {
                 }
             };
             let root = io::hash_arg("root", root)?;
-            let path = path
-                .iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| io::hash_arg("path", p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let path = path_arg(path)?;
             Ok(report(
                 merkle::verify_inclusion(*index, *size, &leaf, &path, &root),
                 "inclusion",
@@ -534,11 +538,7 @@ fn proof(what: &ProofCommand, json: bool) -> Result<Answer, UsageError> {
         } => {
             let a = io::hash_arg("first-root", first_root)?;
             let b = io::hash_arg("second-root", second_root)?;
-            let path = path
-                .iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| io::hash_arg("path", p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let path = path_arg(path)?;
             Ok(report(
                 merkle::verify_consistency(*first, *second, &a, &b, &path),
                 "consistency",

@@ -488,6 +488,31 @@ impl Reader<'_> {
         v
     }
 
+    /// A required string key, parsed by `parse`; a parse failure is
+    /// reported with `code` at the value's location.
+    #[allow(clippy::too_many_arguments)]
+    fn required_parsed<T>(
+        &mut self,
+        f: &Fields<'_>,
+        parent: &Node,
+        path: &str,
+        key: &str,
+        pol: Option<&str>,
+        code: Code,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let v = self.required(f, parent, path, key, pol)?;
+        let p = field_path(path, key);
+        let s = self.string(v, &p, pol)?;
+        match parse(s) {
+            Ok(t) => Some(t),
+            Err(msg) => {
+                self.err(code, &p, v.loc, pol, msg);
+                None
+            }
+        }
+    }
+
     fn string<'n>(&mut self, n: &'n Node, path: &str, policy: Option<&str>) -> Option<&'n str> {
         match &n.val {
             Val::Str(s) if s.len() > self.limits.max_string_len => {
@@ -634,18 +659,10 @@ impl Reader<'_> {
             .and_then(|v| self.string(v, &field_path(path, "description"), pol))
             .map(str::to_owned);
 
-        let pattern = self
-            .required(&f, n, path, "action_type", pol)
-            .and_then(|v| {
-                let p = field_path(path, "action_type");
-                let s = self.string(v, &p, pol)?;
-                match parse_pattern(s, self.limits.max_pattern_len) {
-                    Ok(pat) => Some(pat),
-                    Err(msg) => {
-                        self.err(Code::InvalidPattern, &p, v.loc, pol, msg);
-                        None
-                    }
-                }
+        let max_pattern = self.limits.max_pattern_len;
+        let pattern =
+            self.required_parsed(&f, n, path, "action_type", pol, Code::InvalidPattern, |s| {
+                parse_pattern(s, max_pattern)
             });
 
         let effect = self.required(&f, n, path, "effect", pol).and_then(|v| {
@@ -875,16 +892,9 @@ impl Reader<'_> {
     fn condition(&mut self, n: &Node, path: &str, pol: Option<&str>) -> Option<Condition> {
         let f = self.map(n, path, CONDITION_KEYS, pol)?;
         let before = self.errors.len();
-        let field = self.required(&f, n, path, "field", pol).and_then(|v| {
-            let p = field_path(path, "field");
-            let s = self.string(v, &p, pol)?;
-            match parse_field(s, self.limits.max_field_depth) {
-                Ok(field) => Some(field),
-                Err(m) => {
-                    self.err(Code::InvalidField, &p, v.loc, pol, m);
-                    None
-                }
-            }
+        let max_field_depth = self.limits.max_field_depth;
+        let field = self.required_parsed(&f, n, path, "field", pol, Code::InvalidField, |s| {
+            parse_field(s, max_field_depth)
         });
         let operator = self.required(&f, n, path, "operator", pol).and_then(|v| {
             let p = field_path(path, "operator");
