@@ -8,6 +8,7 @@ pub const OBS: Observation<'static> = Observation {
     data_count: 10,
     hour_utc: 12,
     delegation_created: false,
+    outcome: None,
 };
 
 /// Short calibration so the workloads build quickly.

@@ -181,6 +181,18 @@ impl Effects {
     }
 }
 
+/// How an action ended, when the host knows (`POST /report`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionOutcome {
+    /// It worked.
+    Success,
+    /// It failed.
+    Failure,
+    /// It partly worked.
+    Partial,
+}
+
 /// What happened, as the breaker needs to know it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Observation<'a> {
@@ -194,6 +206,10 @@ pub struct Observation<'a> {
     pub hour_utc: u8,
     /// The action created a delegation.
     pub delegation_created: bool,
+    /// How it ended, if known. Failures count with denials in the
+    /// rising-denials share: an agent whose actions keep failing or being
+    /// refused is probing.
+    pub outcome: Option<ActionOutcome>,
 }
 
 /// The answer to `admit`.
@@ -554,7 +570,8 @@ impl Breaker {
             }
         }
         // Denials and delegations: exponentially weighted shares (weight 1/16).
-        let x = if obs.denied { 1.0 } else { 0.0 };
+        let refused = obs.denied || obs.outcome == Some(ActionOutcome::Failure);
+        let x = if refused { 1.0 } else { 0.0 };
         self.denial_ewma += (x - self.denial_ewma) / 16.0;
         let y = if obs.delegation_created { 1.0 } else { 0.0 };
         self.delegation_ewma += (y - self.delegation_ewma) / 16.0;

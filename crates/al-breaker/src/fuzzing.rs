@@ -19,6 +19,8 @@ pub enum Op {
         data: u32,
         /// Created a delegation?
         delegation: bool,
+        /// Reported as failed?
+        failed: bool,
     },
     /// `poll`.
     Poll,
@@ -50,6 +52,7 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
                     denied: d & 1 == 1,
                     data: u32::from(b) * u32::from(d),
                     delegation: d & 2 == 2,
+                    failed: d & 4 == 4,
                 },
                 6..=8 => Op::Tick(i64::from(b) * 1000 * i64::from(d % 8 + 1)),
                 9 => Op::Tick(-i64::from(b) * 100),
@@ -143,6 +146,7 @@ pub fn run_checked(ops: &[Op]) -> String {
                 denied,
                 data,
                 delegation,
+                failed,
             } => {
                 let (adm, fx) = b.admit(&cfg, now);
                 check(&fx, &scores);
@@ -164,6 +168,7 @@ pub fn run_checked(ops: &[Op]) -> String {
                     data_count: u64::from(*data),
                     hour_utc: hour,
                     delegation_created: *delegation,
+                    outcome: failed.then_some(crate::ActionOutcome::Failure),
                 };
                 let st = b.state();
                 let fx = b.observe(&cfg, now, &obs);

@@ -9,7 +9,7 @@ pub mod fuzzing;
 mod stats;
 
 pub use breaker::{
-    Admission, Anomaly, Breaker, CommandError, Confidence, Effects, Observation, Reason, Signal,
-    State, Status, Transition,
+    ActionOutcome, Admission, Anomaly, Breaker, CommandError, Confidence, Effects, Observation,
+    Reason, Signal, State, Status, Transition,
 };
 pub use config::{BreakerConfig, BreakerConfigBuilder, ConfigError};

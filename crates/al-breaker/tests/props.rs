@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        12 => (0u8..8, prop::bool::weighted(0.2), prop_oneof![9 => 0u32..40, 1 => 0u32..100_000], prop::bool::weighted(0.05))
-            .prop_map(|(kind, denied, data, delegation)| Op::Act { kind, denied, data, delegation }),
+        12 => (0u8..8, prop::bool::weighted(0.2), prop_oneof![9 => 0u32..40, 1 => 0u32..100_000], prop::bool::weighted(0.05), prop::bool::weighted(0.1))
+            .prop_map(|(kind, denied, data, delegation, failed)| Op::Act { kind, denied, data, delegation, failed }),
         6 => (0i64..120_000).prop_map(Op::Tick),
         1 => (-60_000i64..0).prop_map(Op::Tick),
         1 => Just(Op::Tick(3_600_000)),
@@ -32,6 +32,7 @@ fn burst() -> impl Strategy<Value = Vec<Op>> {
                     denied: false,
                     data: 10,
                     delegation: false,
+                    failed: false,
                 },
             ]
         })

@@ -154,6 +154,7 @@ fn run(s: &Scenario) -> Summary {
                 data_count: data,
                 hour_utc: ((now / 3_600_000) % 24) as u8,
                 delegation_created: delegation,
+                outcome: None,
             };
             let fx = b.observe(&cfg, now, &obs);
             n += 1;

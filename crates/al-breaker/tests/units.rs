@@ -1,7 +1,8 @@
 //! Exact transitions at exact instants, with a simulated clock.
 
 use al_breaker::{
-    Admission, Breaker, BreakerConfig, CommandError, Confidence, Observation, Reason, Signal, State,
+    ActionOutcome, Admission, Breaker, BreakerConfig, CommandError, Confidence, Observation,
+    Reason, Signal, State,
 };
 
 const MIN: u64 = 60_000;
@@ -21,6 +22,7 @@ fn obs(t: &str) -> Observation<'_> {
         data_count: 10,
         hour_utc: 12,
         delegation_created: false,
+        outcome: None,
     }
 }
 
@@ -244,4 +246,27 @@ fn config_builder_validates() {
         "INVALID_CONFIG"
     );
     assert!(BreakerConfig::builder().build().is_ok());
+}
+
+#[test]
+fn failed_outcomes_count_as_refusals() {
+    let c = cfg();
+    let (mut b, mut now) = calibrated();
+    let mut reason = None;
+    for _ in 0..30 {
+        now += 30_000;
+        let fx = b.observe(
+            &c,
+            now,
+            &Observation {
+                outcome: Some(ActionOutcome::Failure),
+                ..obs("a.b")
+            },
+        );
+        if let Some(t) = fx.transitions().next() {
+            reason.get_or_insert(t.reason);
+        }
+    }
+    assert_eq!(reason, Some(Reason::Anomaly(Signal::RisingDenials)));
+    assert!(b.state() >= State::Warn);
 }

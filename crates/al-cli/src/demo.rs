@@ -163,6 +163,7 @@ impl Host {
                 data_count: req.data_accessed().iter().map(|d| d.count).sum(),
                 hour_utc: ts.hour(),
                 delegation_created: false,
+                outcome: None,
             };
             let breaker = self
                 .breakers
