@@ -85,22 +85,29 @@ struct Index {
     outcomes: FxHashMap<u64, u64>,
 }
 
+/// Append `row` to `key`'s posting list; allocates a key only the first time.
+fn post(map: &mut FxHashMap<String, Vec<u64>>, key: &str, row: u64) {
+    match map.get_mut(key) {
+        Some(rows) => rows.push(row),
+        None => {
+            map.insert(key.to_owned(), vec![row]);
+        }
+    }
+}
+
 impl Index {
     fn add(&mut self, row: u64, e: &NewEntry) {
         if let Some(a) = &e.agent_id {
-            self.by_agent.entry(a.clone()).or_default().push(row);
+            post(&mut self.by_agent, a, row);
         }
         self.by_kind.entry(e.kind).or_default().push(row);
         self.timestamps.push(e.timestamp_ms);
         let s = |k: &str| e.fields.get(k).and_then(Value::as_str);
         if let Some(at) = s("action_type") {
-            self.by_action_type
-                .entry(at.to_owned())
-                .or_default()
-                .push(row);
+            post(&mut self.by_action_type, at, row);
         }
         if let Some(st) = s("status") {
-            self.by_status.entry(st.to_owned()).or_default().push(row);
+            post(&mut self.by_status, st, row);
         }
         if e.kind == Kind::Action
             && let (Some(a), Some(ev)) = (&e.agent_id, s("event_id"))

@@ -177,17 +177,19 @@ fn pairwise(m: &Manifest, out: &mut Vec<Diagnostic>) {
         if idx.len() < 2 || idx.len() > MAX_PAIRWISE_GROUP {
             continue;
         }
-        let shadowed: Vec<usize> = idx
+        // One shadowing scan per policy, reused by the conflict check below.
+        let shadows: Vec<(usize, Option<&PolicySpec>)> =
+            idx.iter().map(|&pi| (pi, shadower(m, &idx, pi))).collect();
+        let shadowed: Vec<usize> = shadows
             .iter()
-            .copied()
-            .filter(|&pi| shadower(m, &idx, pi).is_some())
+            .filter(|(_, q)| q.is_some())
+            .map(|(pi, _)| *pi)
             .collect();
-        for &pi in &idx {
+        for &(pi, shadow) in &shadows {
             let Some(p) = m.policies.get(pi) else {
                 continue;
             };
             let span = m.span(pi);
-            let shadow = shadower(m, &idx, pi);
             if let Some(q) = shadow {
                 out.push(
                     Diagnostic::new(

@@ -79,9 +79,15 @@ impl Manifest {
         }))
         .map_err(|e| ManifestError::one(Diagnostic::new(Code::Parse, "", e.to_string())))?;
         let mut m = Manifest::from_json_value(&doc, limits)?;
-        // Keep the recorded digests as given, not recomputed.
+        // Keep the recorded digests as given, not recomputed (the export
+        // reorders by name, so match by name, in one pass).
+        let recorded: FxHashMap<&str, Option<Digest>> = self
+            .policies
+            .iter()
+            .map(|p| (p.name.as_str(), p.digest))
+            .collect();
         for p in &mut m.policies {
-            p.digest = self.get(&p.name).and_then(|q| q.digest);
+            p.digest = recorded.get(p.name.as_str()).copied().flatten();
         }
         Ok(m)
     }

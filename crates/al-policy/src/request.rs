@@ -190,13 +190,12 @@ impl ActionRequest {
                 ));
             }
         }
-        let depth = json_depth(&Value::Object(Map::new()), 0).max(
-            metadata
-                .values()
-                .map(|v| json_depth(v, 1))
-                .max()
-                .unwrap_or(0),
-        );
+        // The metadata object is level 1; its values nest below it.
+        let depth = metadata
+            .values()
+            .map(|v| json_depth(v, 1))
+            .max()
+            .unwrap_or(1);
         if depth > limits.max_depth {
             return Err(RequestError::new(
                 "metadata",
