@@ -358,14 +358,15 @@ pub fn verify_parallel(
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .enumerate()
-                .map(|(ci, part)| s.spawn(move || check_chunk(ci, part)))
+                .map(|(ci, part)| (ci, s.spawn(move || check_chunk(ci, part))))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
+                .map(|(ci, h)| {
+                    // Name the first row of the chunk whose thread failed.
                     h.join().unwrap_or_else(|_| {
                         Some(VerifyFailure {
-                            row: 0,
+                            row: (ci * chunk) as u64 + 1,
                             code: FailureCode::Undecodable,
                             message: "verifier thread panicked".into(),
                         })

@@ -322,7 +322,11 @@ fn verify_threaded(
                 })
                 .collect();
             hs.into_iter()
-                .map(|h| h.join().unwrap_or_default())
+                // A failed parser thread must not drop its lines silently.
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec![Err("a parser thread failed".to_owned())])
+                })
                 .collect()
         });
         for r in parsed.into_iter().flatten() {

@@ -67,32 +67,49 @@ enum Outcome {
 }
 
 impl Host {
-    fn chain(&mut self, kind: Kind, agent: &str, now: i64, fields: Value) -> u64 {
+    /// Append an entry; a refused append is an error, never a silent row 0.
+    fn chain(
+        &mut self,
+        kind: Kind,
+        agent: &str,
+        now: i64,
+        fields: Value,
+    ) -> Result<u64, UsageError> {
         let fields = match fields {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        match self.log.append(&NewEntry {
+        let entry = NewEntry {
             kind,
             agent_id: Some(agent.to_owned()),
             timestamp_ms: now,
             fields,
-        }) {
-            Ok(s) => s.row,
-            Err(_) => 0,
+        };
+        match self.log.append(&entry) {
+            Ok(s) => Ok(s.row),
+            Err(e) => Err(UsageError(format!(
+                "demo: audit append refused: {}: {e}",
+                e.code()
+            ))),
         }
     }
 
-    fn record_effects(&mut self, agent: &str, now: i64, fx: &al_breaker::Effects) {
+    fn record_effects(
+        &mut self,
+        agent: &str,
+        now: i64,
+        fx: &al_breaker::Effects,
+    ) -> Result<(), UsageError> {
         for t in fx.transitions() {
             let v = json!({"from": t.from.as_str(), "to": t.to.as_str(), "reason": reason_str(t.reason), "score": t.score, "enforcement": t.enforcement});
-            self.chain(Kind::Breaker, agent, now, v.clone());
+            self.chain(Kind::Breaker, agent, now, v.clone())?;
             let mut v = v;
             if let Some(o) = v.as_object_mut() {
                 o.insert("agent_id".into(), json!(agent));
             }
             self.transitions.push(v);
         }
+        Ok(())
     }
 
     fn act(&mut self, agent: &str, body: Value, now: i64) -> Result<Outcome, UsageError> {
@@ -103,7 +120,7 @@ impl Host {
             .entry(agent.to_owned())
             .or_insert_with(|| Breaker::new(now_u));
         let (adm, fx) = breaker.admit(&cfg, now_u);
-        self.record_effects(agent, now, &fx);
+        self.record_effects(agent, now, &fx)?;
         let ts = Timestamp::from_unix_millis(now)
             .ok_or_else(|| UsageError("demo clock out of range".into()))?;
         let req = ActionRequest::from_value(&body, ts, &Limits::default())
@@ -155,7 +172,7 @@ impl Host {
                 o.insert("denial_reason".into(), json!(c));
             }
         }
-        let row = self.chain(Kind::Action, agent, now, fields);
+        let row = self.chain(Kind::Action, agent, now, fields)?;
         if code != Some("AGENT_HALTED") {
             let obs = Observation {
                 action_type: req.action_type(),
@@ -170,7 +187,7 @@ impl Host {
                 .entry(agent.to_owned())
                 .or_insert_with(|| Breaker::new(now_u));
             let fx = breaker.observe(&cfg, now_u, &obs);
-            self.record_effects(agent, now, &fx);
+            self.record_effects(agent, now, &fx)?;
         }
         Ok(Outcome::Decided {
             status,
