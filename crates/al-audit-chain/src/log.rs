@@ -7,7 +7,7 @@ use crate::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use crate::chunked::{Arena, Chunked};
 use crate::encoding::{
     EncodingError, Entry, EntryId, Hash, Kind, MAX_ENTRY_BYTES, NewEntry, decode, encode_parts,
-    peek_prev_hash, peek_row, validate_fields,
+    peek_prev_hash, validate_fields,
 };
 use crate::merkle::MerkleTree;
 
@@ -617,11 +617,5 @@ impl AuditLog {
             .filter_map(|r| self.bytes(r))
             .map(<[u8]>::len)
             .sum()
-    }
-
-    /// Row of encoded bytes (re-exported helper).
-    #[must_use]
-    pub fn peek_row(bytes: &[u8]) -> Option<u64> {
-        peek_row(bytes)
     }
 }

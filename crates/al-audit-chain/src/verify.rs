@@ -243,9 +243,9 @@ impl ChainVerifier {
                 false
             }
             Ok(hash) => {
+                // Track the root up to the checkpoint's size (or throughout).
                 if let Some(f) = &mut self.frontier
-                    && (self.target.as_ref().is_none_or(|t| f.size() < t.size)
-                        || self.target.is_none())
+                    && self.target.as_ref().is_none_or(|t| f.size() < t.size)
                 {
                     f.push(&hash);
                 }
@@ -376,9 +376,6 @@ pub fn verify_parallel(
         })
     };
     let mut failure = failures.into_iter().flatten().min_by_key(|f| f.row);
-    let through = failure
-        .as_ref()
-        .map_or(records.len() as u64, |f| f.row.saturating_sub(1));
     // Checkpoint checks, in the order the sequential verifier meets them:
     // a mismatch at the checkpoint's row comes before any later failure.
     if let Some(cp) = checkpoint.map(VerifiedCheckpoint::checkpoint) {
@@ -417,7 +414,7 @@ pub fn verify_parallel(
     }
     let through = failure
         .as_ref()
-        .map_or(through, |f| f.row.saturating_sub(1).min(through));
+        .map_or(records.len() as u64, |f| f.row.saturating_sub(1));
     Verification {
         result: VerifyResult {
             org_id: org_id.to_owned(),

@@ -674,12 +674,22 @@ impl Breaker {
         self.enter(State::Monitoring, reason, 0, now, fx);
     }
 
-    fn command_guard(&self, command: &'static str) -> Result<(), CommandError> {
+    /// Start an operator command: refused once killed; otherwise the
+    /// effects to fill and the (clamped) time.
+    fn command(&mut self, now_ms: u64) -> Result<(Effects, u64), CommandError> {
         if self.state == State::Killed {
             return Err(CommandError::Killed);
         }
-        let _ = command;
-        Ok(())
+        let mut fx = Effects::default();
+        let now = self.clock(now_ms, &mut fx);
+        Ok((fx, now))
+    }
+
+    fn refuse(&self, command: &'static str) -> CommandError {
+        CommandError::InvalidState {
+            command,
+            state: self.state,
+        }
     }
 
     /// Operator: halt now.
@@ -687,9 +697,7 @@ impl Breaker {
     /// # Errors
     /// [`CommandError::Killed`].
     pub fn halt(&mut self, now_ms: u64) -> Result<Effects, CommandError> {
-        self.command_guard("halt")?;
-        let mut fx = Effects::default();
-        let now = self.clock(now_ms, &mut fx);
+        let (mut fx, now) = self.command(now_ms)?;
         self.enter(State::Halt, Reason::OperatorHalt, 0, now, &mut fx);
         Ok(fx)
     }
@@ -700,15 +708,10 @@ impl Breaker {
     /// # Errors
     /// [`CommandError::InvalidState`] unless halted; [`CommandError::Killed`].
     pub fn resume(&mut self, now_ms: u64) -> Result<Effects, CommandError> {
-        self.command_guard("resume")?;
-        if self.state != State::Halt {
-            return Err(CommandError::InvalidState {
-                command: "resume",
-                state: self.state,
-            });
+        if self.state != State::Killed && self.state != State::Halt {
+            return Err(self.refuse("resume"));
         }
-        let mut fx = Effects::default();
-        let now = self.clock(now_ms, &mut fx);
+        let (mut fx, now) = self.command(now_ms)?;
         let to = if self.calibrated_once {
             State::Monitoring
         } else {
@@ -726,9 +729,7 @@ impl Breaker {
     /// # Errors
     /// [`CommandError::Killed`] if already killed.
     pub fn kill(&mut self, now_ms: u64) -> Result<Effects, CommandError> {
-        self.command_guard("kill")?;
-        let mut fx = Effects::default();
-        let now = self.clock(now_ms, &mut fx);
+        let (mut fx, now) = self.command(now_ms)?;
         self.enter(State::Killed, Reason::OperatorKill, 0, now, &mut fx);
         Ok(fx)
     }
@@ -738,15 +739,10 @@ impl Breaker {
     /// # Errors
     /// [`CommandError::InvalidState`] unless calibrating.
     pub fn complete_calibration(&mut self, now_ms: u64) -> Result<Effects, CommandError> {
-        self.command_guard("complete_calibration")?;
-        if self.state != State::Calibrating {
-            return Err(CommandError::InvalidState {
-                command: "complete_calibration",
-                state: self.state,
-            });
+        if self.state != State::Killed && self.state != State::Calibrating {
+            return Err(self.refuse("complete_calibration"));
         }
-        let mut fx = Effects::default();
-        let now = self.clock(now_ms, &mut fx);
+        let (mut fx, now) = self.command(now_ms)?;
         self.finish_calibration(now, Reason::OperatorCompletedCalibration, &mut fx);
         Ok(fx)
     }
@@ -757,15 +753,10 @@ impl Breaker {
     /// # Errors
     /// [`CommandError::InvalidState`] in HALT; [`CommandError::Killed`].
     pub fn recalibrate(&mut self, now_ms: u64) -> Result<Effects, CommandError> {
-        self.command_guard("recalibrate")?;
-        if self.state == State::Halt {
-            return Err(CommandError::InvalidState {
-                command: "recalibrate",
-                state: self.state,
-            });
+        if self.state != State::Killed && self.state == State::Halt {
+            return Err(self.refuse("recalibrate"));
         }
-        let mut fx = Effects::default();
-        let now = self.clock(now_ms, &mut fx);
+        let (mut fx, now) = self.command(now_ms)?;
         let fresh = Breaker::new(now);
         let (state, since, reason) = (self.state, self.since_ms, self.reason);
         *self = fresh;

@@ -361,7 +361,7 @@ impl JsonCtx<'_> {
         let text = raw.get();
         let val = match text.as_bytes().first() {
             Some(b'{') => {
-                let pairs: Pairs<'_> = serde_json::from_str(text).map_err(|e| self.err(&e))?;
+                let pairs: Pairs<'_> = serde_json::from_str(text).map_err(|e| json_error(&e))?;
                 let mut out = Vec::with_capacity(pairs.0.len());
                 for (name, v) in pairs.0 {
                     let voff = self.offset_of(v);
@@ -374,7 +374,8 @@ impl JsonCtx<'_> {
                 Val::Map(out)
             }
             Some(b'[') => {
-                let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| self.err(&e))?;
+                let items: Vec<&RawValue> =
+                    serde_json::from_str(text).map_err(|e| json_error(&e))?;
                 let mut out = Vec::with_capacity(items.len());
                 for it in items {
                     out.push(self.build(it, depth + 1)?);
@@ -387,14 +388,10 @@ impl JsonCtx<'_> {
                 Ok(serde_json::Value::Number(n)) => Val::Num(n),
                 Ok(serde_json::Value::String(s)) => Val::Str(s),
                 Ok(_) => Val::Null,
-                Err(e) => return Err(self.err(&e)),
+                Err(e) => return Err(json_error(&e)),
             },
         };
         Ok(Node { loc, val })
-    }
-
-    fn err(&self, e: &serde_json::Error) -> ManifestError {
-        json_error(e)
     }
 }
 
