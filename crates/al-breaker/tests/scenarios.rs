@@ -187,6 +187,16 @@ fn breaker_scenarios() {
     let mut failures = Vec::new();
     for f in files {
         let s: Scenario = serde_saphyr::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert!(
+            !s.expect.is_empty(),
+            "{}: a scenario without expectations checks nothing",
+            f.display()
+        );
+        assert!(
+            s.expect.iter().all(|e| e.phase < s.phases.len()),
+            "{}: expectation names a missing phase",
+            f.display()
+        );
         let sum = run(&s);
         // The report: max state per phase, first arrival at each state, WARN entries.
         println!(

@@ -153,10 +153,13 @@ fn halt_is_left_only_by_resume_and_kill_is_absorbing() {
         0,
         "time alone never leaves HALT"
     );
-    b.resume(now + 1)
-        .unwrap()
-        .transitions()
-        .for_each(|t| assert_eq!(t.to, State::Monitoring));
+    let fx = b.resume(now + 1).unwrap();
+    let t = fx.transitions().next().expect("resume emits a transition");
+    assert_eq!(
+        (t.from, t.to, t.reason),
+        (State::Halt, State::Monitoring, Reason::OperatorResume)
+    );
+    assert!(!t.enforcement);
     assert_eq!(
         b.resume(now + 2).unwrap_err(),
         CommandError::InvalidState {
