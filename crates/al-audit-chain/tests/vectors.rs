@@ -1,7 +1,8 @@
 //! Golden vectors (`testdata/audit/`), specified in `docs/audit-encoding.md`.
 //! `AL_BLESS=1` regenerates them.
 
-use al_audit_chain::{Hash, decode, merkle};
+use al_audit_chain::{decode, merkle};
+use al_types::Digest;
 
 #[test]
 fn golden_vectors() {
@@ -37,7 +38,7 @@ fn golden_vectors() {
     for e in want["entries"].as_array().unwrap() {
         let bytes = hex::decode(e["canonical_hex"].as_str().unwrap()).unwrap();
         assert_eq!(decode(&bytes).unwrap().encode(), bytes);
-        let h = Hash::of(&bytes);
+        let h = Digest::of(&bytes);
         assert_eq!(h.to_string(), e["hash"].as_str().unwrap());
         let (parsed, stored) = al_audit_chain::parse_line(e["json"].as_str().unwrap()).unwrap();
         assert_eq!(stored, h);
