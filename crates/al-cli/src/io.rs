@@ -106,20 +106,6 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     e.decode(s).or_else(|_| u.decode(s)).ok()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hashes_in_hex_and_base64() {
-        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let b64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-        assert_eq!(
-            super::hash_arg("x", hex).unwrap(),
-            super::hash_arg("x", b64).unwrap()
-        );
-        assert!(super::hash_arg("x", "abc").is_err());
-    }
-}
-
 /// Print to stdout like `println!`; see [`write_out`].
 macro_rules! outln {
     ($($t:tt)*) => { $crate::io::write_out(&mut ::std::io::stdout(), format_args!("{}\n", format_args!($($t)*))) };
@@ -147,5 +133,19 @@ pub fn write_out(stream: &mut dyn std::io::Write, args: fmt::Arguments<'_>) {
         // stderr may be the stream that failed: report without panicking.
         let _ = writeln!(std::io::stderr(), "al: cannot write output: {e}");
         std::process::exit(2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashes_in_hex_and_base64() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let b64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        assert_eq!(
+            super::hash_arg("x", hex).unwrap(),
+            super::hash_arg("x", b64).unwrap()
+        );
+        assert!(super::hash_arg("x", "abc").is_err());
     }
 }
