@@ -135,8 +135,8 @@ impl Checkpoint {
             .ok_or_else(|| err(4, "root must be 64 lowercase hex digits"))?;
         let head_hash = Digest::from_hex(field(4, "head_hash")?)
             .ok_or_else(|| err(5, "head_hash must be 64 lowercase hex digits"))?;
-        let timestamp =
-            Timestamp::parse_canonical(field(5, "timestamp")?).map_err(|m| err(6, &m.to_string()))?;
+        let timestamp = Timestamp::parse_canonical(field(5, "timestamp")?)
+            .map_err(|m| err(6, &m.to_string()))?;
         let signature = match lines.get(6) {
             None => None,
             Some(_) => Some(

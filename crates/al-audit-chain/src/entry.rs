@@ -269,7 +269,7 @@ pub(crate) fn check_kind<'a>(
             Ok(())
         }
         Kind::Outcome => {
-            if !text("audit_event_id").is_some_and(|s| EntryId::parse(s).is_some()) {
+            if text("audit_event_id").is_none_or(|s| EntryId::parse(s).is_none()) {
                 return bad("audit_event_id", "an entry id `evt_` + 16 hex digits");
             }
             if !text("status").is_some_and(|s| OUTCOME_STATUSES.contains(&s)) {
@@ -304,8 +304,14 @@ mod tests {
         ));
         assert!(!ok(Kind::Action, json!({"status": "executed"})));
         assert!(!ok(Kind::Action, json!({"action_type": "a"})));
-        assert!(!ok(Kind::Action, json!({"action_type": "a", "status": "x"})));
-        assert!(!ok(Kind::Action, json!({"action_type": 1, "status": "denied"})));
+        assert!(!ok(
+            Kind::Action,
+            json!({"action_type": "a", "status": "x"})
+        ));
+        assert!(!ok(
+            Kind::Action,
+            json!({"action_type": 1, "status": "denied"})
+        ));
         assert!(!ok(
             Kind::Action,
             json!({"action_type": "a", "status": "denied", "event_id": 3})
@@ -326,7 +332,10 @@ mod tests {
         assert!(ok(Kind::Breaker, json!({})));
         let e = validate_fields(Kind::Key, &m(json!({"row": 1}))).unwrap_err();
         assert_eq!(e.code(), "INVALID_ENTRY");
-        assert_eq!(e.to_string(), "invalid entry: field `row` is reserved for the entry header");
+        assert_eq!(
+            e.to_string(),
+            "invalid entry: field `row` is reserved for the entry header"
+        );
     }
 
     #[test]

@@ -399,7 +399,9 @@ pub enum ProofError {
     #[error("{0}")]
     LeafMismatch(&'static str),
     /// The proof refers to another checkpoint than the one trusted.
-    #[error("proof refers to size {proof_size}, root {proof_root}; the trusted checkpoint has size {size}, root {root}")]
+    #[error(
+        "proof refers to size {proof_size}, root {proof_root}; the trusted checkpoint has size {size}, root {root}"
+    )]
     CheckpointMismatch {
         /// Size in the proof.
         proof_size: u64,

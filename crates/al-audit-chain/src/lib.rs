@@ -22,7 +22,9 @@ pub use entry::{
     RESERVED_KEYS, VERSION, validate_fields,
 };
 pub use error::{EncodingProblem, EntryProblem, Error, LineProblem, ProofError};
-pub use jsonl::{JsonlVerifier, MAX_LINE_BYTES, entry_to_line, parse_line, write_line};
+pub use jsonl::{
+    JsonlVerifier, MAX_LINE_BYTES, entry_to_line, parse_line, parse_line_bytes, write_line,
+};
 pub use log::{AuditLog, DEFAULT_LIMIT, LogConfig, MAX_LIMIT, OutcomeReport, Page, Query, Sealed};
 pub use merkle::MerkleTree;
 pub use proof::{ConsistencyProof, InclusionProof, Proof, TreeHead};

@@ -156,7 +156,11 @@ fn bind(proof_cp: &Checkpoint, trusted: &VerifiedCheckpoint) -> Result<(), Proof
 }
 
 impl InclusionProof {
-    pub(crate) fn build(log: &AuditLog, id: EntryId, checkpoint: Checkpoint) -> Result<Self, Error> {
+    pub(crate) fn build(
+        log: &AuditLog,
+        id: EntryId,
+        checkpoint: Checkpoint,
+    ) -> Result<Self, Error> {
         let row = id.row();
         let missing = || Error::NoSuchEntry {
             id: id.to_string(),
@@ -203,7 +207,13 @@ impl InclusionProof {
         }
         bind(&self.checkpoint, trusted)?;
         let t = trusted.checkpoint();
-        merkle::verify_inclusion(self.leaf_index, t.size, &self.leaf_hash, &self.path, &t.root)
+        merkle::verify_inclusion(
+            self.leaf_index,
+            t.size,
+            &self.leaf_hash,
+            &self.path,
+            &t.root,
+        )
     }
 }
 
@@ -235,7 +245,13 @@ impl ConsistencyProof {
     pub fn verify(&self, trusted: &VerifiedCheckpoint) -> Result<(), ProofError> {
         bind(&self.checkpoint, trusted)?;
         let t = trusted.checkpoint();
-        merkle::verify_consistency(self.first.size, t.size, &self.first.root, &t.root, &self.path)
+        merkle::verify_consistency(
+            self.first.size,
+            t.size,
+            &self.first.root,
+            &t.root,
+            &self.path,
+        )
     }
 
     /// Check that the log of `later` extends the log of `earlier`, both

@@ -2,8 +2,7 @@
 //! and parallel verification agree with sequential verification.
 
 use al_audit_chain::{
-    AuditLog, ChainVerifier, FailureCode, LogConfig, VerifiedCheckpoint,
-    verify_parallel,
+    AuditLog, ChainVerifier, FailureCode, LogConfig, VerifiedCheckpoint, verify_parallel,
 };
 use al_types::{Digest, ErrorCode};
 use proptest::prelude::*;

@@ -33,7 +33,9 @@ fn keys() -> (Vec<String>, Vec<String>) {
         }
         i += 1;
     }
-    let random = (0..N as u64).map(|i| key(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16)).collect();
+    let random = (0..N as u64)
+        .map(|i| key(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16))
+        .collect();
     (colliding, random)
 }
 
@@ -81,14 +83,22 @@ fn fx_map(ids: &[String]) {
 fn colliding_agent_ids_cost_no_more_than_random_ones() {
     let (colliding, random) = keys();
     let fx = FxBuildHasher;
-    assert!(colliding
-        .iter()
-        .all(|k| fx.hash_one(k.as_str()) & MASK == fx.hash_one(colliding[0].as_str()) & MASK));
+    assert!(
+        colliding
+            .iter()
+            .all(|k| fx.hash_one(k.as_str()) & MASK == fx.hash_one(colliding[0].as_str()) & MASK)
+    );
     // Control: the old unkeyed hash table degrades on these ids.
     let fx_ratio = best(|| fx_map(&colliding)) / best(|| fx_map(&random));
-    assert!(fx_ratio > 4.0, "the ids do not collide under FxHash: ratio {fx_ratio:.2}");
+    assert!(
+        fx_ratio > 4.0,
+        "the ids do not collide under FxHash: ratio {fx_ratio:.2}"
+    );
     // The indexes do not.
     let ratio = best(|| index_keys(&colliding)) / best(|| index_keys(&random));
-    assert!(ratio < 2.0, "colliding ids cost {ratio:.2}x random ones (FxHash: {fx_ratio:.1}x)");
+    assert!(
+        ratio < 2.0,
+        "colliding ids cost {ratio:.2}x random ones (FxHash: {fx_ratio:.1}x)"
+    );
     eprintln!("colliding / random ids: index {ratio:.2}x, FxHashMap {fx_ratio:.1}x");
 }

@@ -8,8 +8,8 @@
 )]
 
 mod chain;
-mod proofs;
 mod flood;
+mod proofs;
 mod query;
 mod typed;
 mod vectors;
@@ -27,7 +27,10 @@ pub const T0: Timestamp = match Timestamp::from_unix_millis(1_764_331_300_000) {
 /// Run verification chunks on scoped threads, as a host would.
 pub fn threads(chunks: Vec<Chunk<'_>>) -> Vec<ChunkOutcome> {
     std::thread::scope(|s| {
-        let hs: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || c.run())).collect();
+        let hs: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || c.run()))
+            .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }

@@ -1,9 +1,9 @@
 //! Exhaustive proof checks for every size up to 64.
 
-use al_types::Digest;
 use al_audit_chain::merkle::{
     MerkleTree, leaf_hash, naive_root, verify_consistency, verify_inclusion,
 };
+use al_types::Digest;
 
 fn vi(i: u64, n: u64, leaf: &Digest, p: &[Digest], root: &Digest) -> bool {
     verify_inclusion(i, n, leaf, p, root).is_ok()
@@ -72,16 +72,10 @@ fn every_inclusion_proof_up_to_64_verifies_and_mutations_fail() {
             longer.push(root);
             assert!(!vi(i, n, &leaf, &longer, &root));
             if i + 1 < n {
-                assert!(
-                    !vi(i + 1, n, &leaf, &p, &root),
-                    "index+1 n={n} i={i}"
-                );
+                assert!(!vi(i + 1, n, &leaf, &p, &root), "index+1 n={n} i={i}");
             }
             if i > 0 {
-                assert!(
-                    !vi(i - 1, n, &leaf, &p, &root),
-                    "index-1 n={n} i={i}"
-                );
+                assert!(!vi(i - 1, n, &leaf, &p, &root), "index-1 n={n} i={i}");
             }
             assert!(
                 !vi(i, n + 1, &leaf, &p, &t.root_at(n + 1).unwrap()),
@@ -116,10 +110,7 @@ fn every_consistency_proof_up_to_64_verifies_and_mutations_fail() {
             for k in 0..p.len() {
                 let mut q = p.clone();
                 q[k] = flip(&q[k]);
-                assert!(
-                    !vc(m, n, &rm, &rn, &q),
-                    "flipped m={m} n={n} k={k}"
-                );
+                assert!(!vc(m, n, &rm, &rn, &q), "flipped m={m} n={n} k={k}");
             }
             assert!(
                 !vc(m, n, &rm, &rn, &p[..p.len() - 1]),
@@ -163,11 +154,17 @@ fn failures_name_the_check() {
     assert_eq!(verify_inclusion(0, 0, &leaf, &[], &root), Err(E::EmptyTree));
     assert_eq!(
         verify_inclusion(10, 10, &leaf, &p, &root),
-        Err(E::IndexOutOfRange { index: 10, size: 10 })
+        Err(E::IndexOutOfRange {
+            index: 10,
+            size: 10
+        })
     );
     assert_eq!(
         verify_inclusion(3, 10, &leaf, &p[1..], &root),
-        Err(E::PathLength { got: p.len() - 1, want: p.len() })
+        Err(E::PathLength {
+            got: p.len() - 1,
+            want: p.len()
+        })
     );
     let other = leaf_hash(&hashes[4]);
     assert!(matches!(
@@ -178,14 +175,26 @@ fn failures_name_the_check() {
     let r6 = t.root_at(6).unwrap();
     assert_eq!(
         verify_consistency(0, 10, &r6, &root, &c),
-        Err(E::SizeOrder { first: 0, second: 10 })
+        Err(E::SizeOrder {
+            first: 0,
+            second: 10
+        })
     );
     assert_eq!(
         verify_consistency(11, 10, &r6, &root, &c),
-        Err(E::SizeOrder { first: 11, second: 10 })
+        Err(E::SizeOrder {
+            first: 11,
+            second: 10
+        })
     );
-    assert_eq!(verify_consistency(10, 10, &root, &root, &c), Err(E::EqualSizes));
-    assert_eq!(verify_consistency(10, 10, &root, &r6, &[]), Err(E::EqualSizes));
+    assert_eq!(
+        verify_consistency(10, 10, &root, &root, &c),
+        Err(E::EqualSizes)
+    );
+    assert_eq!(
+        verify_consistency(10, 10, &root, &r6, &[]),
+        Err(E::EqualSizes)
+    );
     assert!(verify_consistency(10, 10, &root, &root, &[]).is_ok());
     assert!(matches!(
         verify_consistency(6, 10, &r6, &root, &c[1..]),

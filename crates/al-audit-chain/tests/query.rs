@@ -161,10 +161,7 @@ fn bad_cursors_and_limits_are_typed_errors() {
         Error::InvalidLimit { max: 200 }
     );
     let bare = AuditLog::with_config("acme", LogConfig { index: false });
-    assert_eq!(
-        bare.query(&Query::default()).unwrap_err(),
-        Error::NoIndex
-    );
+    assert_eq!(bare.query(&Query::default()).unwrap_err(), Error::NoIndex);
     assert_eq!(Error::NoIndex.code(), "NOT_SUPPORTED");
 }
 
@@ -215,15 +212,25 @@ fn outcomes_are_last_write_wins_and_never_lost() {
         "FORBIDDEN"
     );
     assert_eq!(
-        log.report_outcome("agt_1", EntryId::parse("evt_00000000000000ff").unwrap(), &report("success"), t(3))
-            .unwrap_err()
-            .code(),
+        log.report_outcome(
+            "agt_1",
+            EntryId::parse("evt_00000000000000ff").unwrap(),
+            &report("success"),
+            t(3)
+        )
+        .unwrap_err()
+        .code(),
         "NOT_FOUND"
     );
     assert_eq!(
-        log.report_outcome("agt_1", EntryId::parse("evt_0000000000000004").unwrap(), &report("success"), t(3))
-            .unwrap_err()
-            .code(),
+        log.report_outcome(
+            "agt_1",
+            EntryId::parse("evt_0000000000000004").unwrap(),
+            &report("success"),
+            t(3)
+        )
+        .unwrap_err()
+        .code(),
         "NOT_FOUND",
         "row 4 is not an action"
     );

@@ -142,7 +142,8 @@ fn typed_path_refusals() {
     // Not an object.
     for e in [
         log.append_record(Kind::Key, None, at, &1).unwrap_err(),
-        log.append_record(Kind::Key, None, at, &vec![1]).unwrap_err(),
+        log.append_record(Kind::Key, None, at, &vec![1])
+            .unwrap_err(),
         log.append_record(Kind::Key, None, at, &()).unwrap_err(),
     ] {
         assert!(
@@ -205,7 +206,10 @@ fn typed_path_refusals() {
     );
     // Too large.
     let big = json!({ "s": "x".repeat(1 << 20) });
-    assert_eq!(both(Kind::Key, None, &big).unwrap_err().code(), "INVALID_ENTRY");
+    assert_eq!(
+        both(Kind::Key, None, &big).unwrap_err().code(),
+        "INVALID_ENTRY"
+    );
     assert_eq!(log.len(), 1, "only the integer-keyed map was appended");
 }
 

@@ -301,7 +301,9 @@ impl Obj<'_> {
             }
             let region = count_at + 4;
             scratch.tmp.clear();
-            scratch.tmp.extend_from_slice(out.get(region..).unwrap_or(&[]));
+            scratch
+                .tmp
+                .extend_from_slice(out.get(region..).unwrap_or(&[]));
             out.truncate(region);
             for s in &mut order {
                 let len = s.end - s.start;
@@ -407,7 +409,12 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerError> {
         self.scalar(&[0x00])
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), SerError> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        v: &'static str,
+    ) -> Result<(), SerError> {
         self.string(v)
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -463,7 +470,9 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
     }
     fn serialize_struct(self, name: &'static str, _: usize) -> Result<Obj<'a>, SerError> {
         if name.starts_with("$serde_json::private::") {
-            return Err(record("serde_json raw values and numbers are not supported"));
+            return Err(record(
+                "serde_json raw values and numbers are not supported",
+            ));
         }
         self.begin_object()
     }
@@ -648,7 +657,10 @@ impl ser::SerializeStructVariant for VariantObj<'_> {
         } = self;
         // Finish the inner object, then record it as the outer object's member.
         let Obj {
-            enc, count_at, base, ..
+            enc,
+            count_at,
+            base,
+            ..
         } = inner;
         let Encoder { out, scratch, .. } = enc;
         Obj {
@@ -773,7 +785,12 @@ impl ser::Serializer for KeyWriter<'_> {
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerError> {
         Err(key_must_be_a_string())
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), SerError> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        v: &'static str,
+    ) -> Result<(), SerError> {
         self.text(v)
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(

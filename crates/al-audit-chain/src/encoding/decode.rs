@@ -43,7 +43,11 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
     fn u8(&mut self) -> Result<u8, Error> {
-        let b = self.b.get(self.at).copied().ok_or_else(|| self.fail(P::Truncated))?;
+        let b = self
+            .b
+            .get(self.at)
+            .copied()
+            .ok_or_else(|| self.fail(P::Truncated))?;
         self.at += 1;
         Ok(b)
     }
@@ -220,10 +224,7 @@ mod tests {
         }
         let mut long = b.clone();
         long.push(0);
-        assert_eq!(
-            decode(&long),
-            Err(Error::encoding(b.len(), P::Trailing(1)))
-        );
+        assert_eq!(decode(&long), Err(Error::encoding(b.len(), P::Trailing(1))));
     }
 
     fn bytes_with(row: u64, ts: i64, fields: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {

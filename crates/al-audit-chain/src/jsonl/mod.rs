@@ -15,5 +15,5 @@
 mod read;
 mod write;
 
-pub use read::{JsonlVerifier, MAX_LINE_BYTES, parse_line};
+pub use read::{JsonlVerifier, MAX_LINE_BYTES, parse_line, parse_line_bytes};
 pub use write::{entry_to_line, write_line};

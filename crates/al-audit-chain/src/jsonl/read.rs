@@ -167,16 +167,24 @@ pub fn parse_line(line: &str) -> Result<(Entry, Digest), Error> {
     ))
 }
 
-/// Parse a line and encode it into `buf`, refusing an entry over the size limit.
-fn encode_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
+/// [`parse_line`] for a line given as bytes (without its newline): bytes
+/// that are not UTF-8 are refused at the first bad byte.
+///
+/// # Errors
+/// As [`parse_line`].
+pub fn parse_line_bytes(line: &[u8]) -> Result<(Entry, Digest), Error> {
     let text = std::str::from_utf8(line).map_err(|_| {
         // The JSON reader names the first invalid byte.
-        json::parse_slice(line, &LIMITS).err().map_or(
-            Error::line_problem(LineProblem::NotObject),
-            Error::Json,
-        )
+        json::parse_slice(line, &LIMITS)
+            .err()
+            .map_or(Error::line_problem(LineProblem::NotObject), Error::Json)
     })?;
-    let (entry, stored) = parse_line(text)?;
+    parse_line(text)
+}
+
+/// Parse a line and encode it into `buf`, refusing an entry over the size limit.
+fn encode_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
+    let (entry, stored) = parse_line_bytes(line)?;
     buf.clear();
     entry.encode_into(buf);
     if buf.len() > MAX_ENTRY_BYTES {
@@ -275,10 +283,8 @@ impl JsonlVerifier {
         match encode_line(text, &mut self.buf) {
             Ok(stored) => self.inner.push(&self.buf, Some(&stored)),
             Err(e) => {
-                self.inner.fail(
-                    FailureCode::Undecodable,
-                    format!("line {}: {e}", self.line),
-                );
+                self.inner
+                    .fail(FailureCode::Undecodable, format!("line {}: {e}", self.line));
                 false
             }
         }
@@ -318,7 +324,10 @@ mod tests {
 
     #[test]
     fn integer_literals() {
-        assert_eq!(integers(r#"{"a":-0,"b":"-0","c":-0.0}"#).unwrap(), r#"{"a": 0,"b":"-0","c":-0.0}"#);
+        assert_eq!(
+            integers(r#"{"a":-0,"b":"-0","c":-0.0}"#).unwrap(),
+            r#"{"a": 0,"b":"-0","c":-0.0}"#
+        );
         assert_eq!(integers(r#"{"a":"\"-0"}"#).unwrap(), r#"{"a":"\"-0"}"#);
         assert!(integers("[18446744073709551615, -9223372036854775808]").is_ok());
         for big in ["[18446744073709551616]", "[-9223372036854775809]"] {

@@ -134,7 +134,12 @@ impl AuditLog {
     /// when the log keeps no index.
     #[must_use]
     pub fn find_event(&self, agent_id: &str, event_id: &str) -> Option<EntryId> {
-        let row = *self.index.as_ref()?.event_ids.get(agent_id)?.get(event_id)?;
+        let row = *self
+            .index
+            .as_ref()?
+            .event_ids
+            .get(agent_id)?
+            .get(event_id)?;
         EntryId::from_row(row)
     }
 

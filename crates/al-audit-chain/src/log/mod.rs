@@ -95,7 +95,10 @@ impl<'a> Encoded<'a> {
     }
 
     fn get(&self, key: &str) -> Option<FieldRef<'a>> {
-        let m = self.members.iter().find(|m| self.key(m) == key.as_bytes())?;
+        let m = self
+            .members
+            .iter()
+            .find(|m| self.key(m) == key.as_bytes())?;
         let v = self.bytes.get(m.0 + m.1..m.2)?;
         // A string value is 0x06, a u32 length, then exactly that many bytes.
         Some(match v.split_first() {

@@ -115,9 +115,7 @@ pub(crate) fn check_record(
             "not an audit entry v1".into(),
         ));
     }
-    if strict
-        && let Err(e) = decode(bytes).and_then(|e| validate_fields(e.kind, &e.fields))
-    {
+    if strict && let Err(e) = decode(bytes).and_then(|e| validate_fields(e.kind, &e.fields)) {
         return Err(fail(FailureCode::Undecodable, e.to_string()));
     }
     let hash = Digest::of(bytes);
@@ -322,7 +320,10 @@ impl ChainVerifier {
                 chain_hash: self.last_good.map(|g| g.1),
                 verified_from_checkpoint: self.from_checkpoint,
                 timestamp: now,
-                first_broken_at_row_id: self.failure.as_ref().and_then(|f| EntryId::from_row(f.row)),
+                first_broken_at_row_id: self
+                    .failure
+                    .as_ref()
+                    .and_then(|f| EntryId::from_row(f.row)),
             },
             failure: self.failure,
             entries_read: self.read,
