@@ -39,7 +39,7 @@ enum T {
 pub fn evaluate(manifest: &Manifest, req: &ActionRequest, agent: &Agent<'_>) -> RefDecision {
     // (specificity, agent-limited, tampered, policy)
     let mut cands: Vec<(u32, bool, bool, &PolicySpec)> = Vec::new();
-    for p in &manifest.policies {
+    for p in manifest.policies() {
         let tampered = p.digest.is_some_and(|d| d != policy_digest(p));
         if !p.enabled && !tampered {
             continue;
