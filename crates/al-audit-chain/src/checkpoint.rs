@@ -110,7 +110,7 @@ impl Checkpoint {
     /// Parse the text form. Returns the checkpoint and its signature, if any.
     ///
     /// # Errors
-    /// [`CheckpointError`] naming the line.
+    /// [`Error::Checkpoint`] naming the line.
     pub fn parse(text: &str) -> Result<(Checkpoint, Option<Vec<u8>>), Error> {
         let err = |line: usize, m: &str| Error::Checkpoint {
             line: line as u64,
@@ -161,7 +161,7 @@ impl Checkpoint {
     /// Check a signature and return the checkpoint as verified.
     ///
     /// # Errors
-    /// [`CheckpointError`] if the signature does not verify.
+    /// [`Error::CheckpointUnverified`] if the signature does not verify.
     pub fn verify(
         self,
         signature: &[u8],
