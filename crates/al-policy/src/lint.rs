@@ -125,14 +125,26 @@ fn never_holds(c: &Condition) -> Option<String> {
         _ => {}
     }
     let range = match c.field {
-        Field::Builtin(Builtin::TimeHour) => Some((0, 23)),
+        Field::Builtin(Builtin::TimeHour) => Some((0i32, 23i32)),
         Field::Builtin(Builtin::TimeWeekday) => Some((1, 7)),
         _ => None,
     };
-    if let (Some((lo, hi)), Operator::Eq, Some(Value::Number(n))) = (range, op, v)
-        && n.as_i64().is_none_or(|x| x < lo || x > hi)
-    {
-        return Some(format!("`{}` is between {lo} and {hi}", c.field));
+    if let (Some((lo, hi)), Some(Value::Number(n))) = (range, v) {
+        let x = n.as_f64().unwrap_or(f64::NAN);
+        let (lo_f, hi_f) = (f64::from(lo), f64::from(hi));
+        let never = match op {
+            Operator::Eq => n
+                .as_i64()
+                .is_none_or(|x| x < i64::from(lo) || x > i64::from(hi)),
+            Operator::Gt => x >= hi_f,
+            Operator::Gte => x > hi_f,
+            Operator::Lt => x <= lo_f,
+            Operator::Lte => x < lo_f,
+            _ => false,
+        };
+        if never {
+            return Some(format!("`{}` is between {lo} and {hi}", c.field));
+        }
     }
     if op == Operator::In && matches!(v, Some(Value::Array(a)) if a.is_empty()) {
         return Some("the `in` list is empty".into());

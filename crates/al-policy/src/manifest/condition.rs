@@ -1,9 +1,9 @@
 //! Checking conditions: field, operator, and a value that fits both.
 
 use super::read::{CONDITION_KEYS, Reader, field_path};
-use super::syntax::{compile_regex, is_sensitivity, parse_field, suggest};
+use super::syntax::{compile_regex, fact_kind, is_sensitivity, parse_field, suggest};
 use crate::error::Code;
-use crate::model::{Condition, Field, Operator, Sensitivity};
+use crate::model::{Condition, FactKind, Field, Operator, Sensitivity};
 use crate::node::{Node, Val};
 
 impl Reader<'_> {
@@ -112,8 +112,9 @@ impl Reader<'_> {
         })
     }
 
-    /// Structural value checks. Comparisons that are well-formed but can
-    /// never hold (e.g. `lt` against a string) are left to the linter.
+    /// Value checks: the shape each operator needs, then that the
+    /// condition can be decided for some request. Conditions that can be
+    /// decided but never hold (`@time.hour eq 25`) are left to the linter.
     fn check_value(
         &mut self,
         field: &Field,
@@ -126,6 +127,7 @@ impl Reader<'_> {
             self.err(Code::LimitExceeded, path, v.loc, pol, m);
             return;
         }
+        let before = self.errors.len();
         let bad = |want: &str| {
             format!(
                 "operator `{op}` needs {want}, found a {}",
@@ -186,7 +188,8 @@ impl Reader<'_> {
                 }
             }
             Operator::Lt | Operator::Lte | Operator::Gt | Operator::Gte => match &v.val {
-                Val::Num(_) | Val::Str(_) => {
+                Val::Num(_) => {}
+                Val::Str(_) => {
                     if is_sensitivity(field) {
                         self.sensitivity_value(v, path, pol);
                     }
@@ -205,6 +208,39 @@ impl Reader<'_> {
                 }
             }
             Operator::Exists | Operator::NotExists => {}
+        }
+        if self.errors.len() == before {
+            self.check_decidable(field, op, v, path, pol);
+        }
+    }
+
+    /// Refuse a condition that is *unknown* for every possible request: a
+    /// built-in fact compared in a way its type never fits, or a metadata
+    /// field ordered against a string. Such a condition would silently keep
+    /// a `deny` on (or an `allow` off) whatever the request says.
+    fn check_decidable(
+        &mut self,
+        field: &Field,
+        op: Operator,
+        v: &Node,
+        path: &str,
+        pol: Option<&str>,
+    ) {
+        let why = match fact_kind(field) {
+            None if op.is_ordering() && matches!(v.val, Val::Str(_)) => {
+                Some(format!("`{op}` orders numbers, and the value is a string"))
+            }
+            None => None,
+            Some(kind) => undecidable(kind, op, &v.val).map(str::to_owned),
+        };
+        if let Some(why) = why {
+            self.err(
+                Code::ValueType,
+                path,
+                v.loc,
+                pol,
+                format!("condition on `{field}` with `{op}` can never be decided: {why}"),
+            );
         }
     }
 
@@ -242,5 +278,43 @@ impl Reader<'_> {
                 .try_for_each(|(_, i)| self.check_json_size(i, depth + 1)),
             _ => Ok(()),
         }
+    }
+}
+
+/// Why a condition on a built-in fact of type `kind` is unknown for every
+/// request, if it is.
+fn undecidable(kind: FactKind, op: Operator, v: &Val) -> Option<&'static str> {
+    use FactKind as K;
+    use Operator as O;
+    let is_str = |v: &Val| matches!(v, Val::Str(_));
+    let is_num = |v: &Val| matches!(v, Val::Num(_));
+    // An empty list is decidable (`in []` is false); otherwise some member
+    // must have the fact's type.
+    let some_item = |f: &dyn Fn(&Val) -> bool| matches!(v, Val::Seq(items) if items.is_empty() || items.iter().any(|i| f(&i.val)));
+    match (kind, op) {
+        (_, O::Exists | O::NotExists) => None,
+        (K::String, O::Eq | O::Ne | O::Contains | O::StartsWith | O::EndsWith | O::Matches)
+            if is_str(v) =>
+        {
+            None
+        }
+        (K::String, O::In | O::NotIn) if some_item(&is_str) => None,
+        (K::String, _) => Some("the fact is a string"),
+        (K::Integer, O::Eq | O::Ne | O::Lt | O::Lte | O::Gt | O::Gte) if is_num(v) => None,
+        (K::Integer, O::In | O::NotIn) if some_item(&is_num) => None,
+        (K::Integer, _) => Some("the fact is an integer"),
+        // Values are checked to be sensitivity levels above.
+        (K::Sensitivity, O::Eq | O::Ne | O::Lt | O::Lte | O::Gt | O::Gte | O::In | O::NotIn) => {
+            None
+        }
+        (K::Sensitivity, _) => Some(
+            "the fact is a sensitivity level, compared with `eq`, `ne`, `in`, `not_in` or an ordering",
+        ),
+        (K::StringList, O::Eq | O::Ne) if matches!(v, Val::Seq(items) if items.iter().all(|i| is_str(&i.val))) => {
+            None
+        }
+        (K::StringList, O::In | O::NotIn) if some_item(&is_str) => None,
+        (K::StringList, O::Contains) if is_str(v) => None,
+        (K::StringList, _) => Some("the fact is a set of strings"),
     }
 }
