@@ -490,9 +490,18 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         let proof_doc = serde_json::to_value(&proof).unwrap_or_default();
         crate::cmd::write_file(&dir.join("manifest.yaml"), MANIFEST.as_bytes())?;
         crate::cmd::write_file(&dir.join("audit.jsonl"), text.as_bytes())?;
+        // A fixed demo key, so the demo stays reproducible: not a secret.
+        let key =
+            al_audit_chain::Ed25519Signer::from_seed("demo.agentlattice.invalid/acme", [42; 32])
+                .map_err(|e| UsageError(format!("demo: {e}")))?;
+        let signed = cp
+            .checkpoint()
+            .sign(&[&key])
+            .map_err(|e| UsageError(format!("demo: {e}")))?;
+        crate::cmd::write_file(&dir.join("checkpoint.txt"), signed.as_bytes())?;
         crate::cmd::write_file(
-            &dir.join("checkpoint.txt"),
-            cp.checkpoint().to_text(None).as_bytes(),
+            &dir.join("demo.pub"),
+            (key.verifier().to_text() + "\n").as_bytes(),
         )?;
         crate::cmd::write_file(
             &dir.join("proof.json"),
@@ -501,16 +510,15 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         say(
             json,
             &format!(
-                "\nwrote {}/{{manifest.yaml,audit.jsonl,checkpoint.txt,proof.json}}",
+                "\nwrote {}/{{manifest.yaml,audit.jsonl,checkpoint.txt,demo.pub,proof.json}}",
                 dir.display()
             ),
         );
         say(
             json,
             &format!(
-                "try:  al verify {}/audit.jsonl --checkpoint {}/checkpoint.txt",
-                dir.display(),
-                dir.display()
+                "try:  al verify {d}/audit.jsonl --checkpoint {d}/checkpoint.txt --key {d}/demo.pub",
+                d = dir.display()
             ),
         );
     }
