@@ -228,6 +228,11 @@ fn verify(
     let org = cp.as_ref().map_or(org, |c| c.checkpoint().org_id.as_str());
     let file = std::fs::File::open(log)
         .map_err(|e| UsageError(format!("cannot read `{}`: {e}", log.display())))?;
+    if crate::segment::is_segment(log)? {
+        let v = crate::segment::verify(file, log, cp.as_ref(), now_ms())?;
+        print_verification(&v, json);
+        return Ok(answer(v.result.chain_valid));
+    }
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut chain = ChainVerifier::new(org);
     if let Some(c) = &cp {

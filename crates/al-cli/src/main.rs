@@ -9,6 +9,7 @@
 mod io;
 mod cmd;
 mod demo;
+mod segment;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,7 +84,7 @@ pub enum Command {
         #[arg(long)]
         server_fields: bool,
     },
-    /// Verify an audit log (JSON Lines) in constant memory.
+    /// Verify an audit log (JSON Lines, or an al-server segment file) in constant memory.
     Verify {
         /// The log.
         log: PathBuf,
