@@ -131,7 +131,7 @@ fn lint(file: &Path, json: bool) -> Result<Answer, UsageError> {
     let parsed = al_policy::Manifest::parse(&text, io::manifest_format(file, &text));
     let diags = match &parsed {
         Ok(m) => al_policy::lint(m),
-        Err(e) => e.errors.clone(),
+        Err(e) => e.diagnostics().to_vec(),
     };
     let errors = diags
         .iter()

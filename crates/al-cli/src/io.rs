@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
 
-use al_policy::{Format, Manifest, ManifestError};
+use al_policy::{Error as ManifestError, Format, Manifest};
 
 /// A failure that is the user's input or usage, not a "no": exit code 2.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ pub fn manifest_format(path: &Path, text: &str) -> Format {
 
 /// Render manifest errors as `FILE:LINE:COL: error[CODE]: message (policy …)`.
 pub fn render_errors(path: &Path, e: &ManifestError) -> String {
-    e.errors
+    e.diagnostics()
         .iter()
         .map(|d| format!("{}:{d}", path.display()))
         .collect::<Vec<_>>()
