@@ -357,6 +357,13 @@ fn writer_loop(inner: &Inner) {
             (batch, q.last_seq)
         };
         let result = write_group(&batch, inner.sync);
+        // The hook first, then blocking waiters: whoever learns of the
+        // outcome through `wait_durable` knows the hook has been told.
+        if let Ok(hook) = inner.hook.read()
+            && let Some(h) = hook.as_ref()
+        {
+            h(result.clone().map(|()| target));
+        }
         {
             let mut q = lock(&inner.q);
             match &result {
@@ -364,11 +371,6 @@ fn writer_loop(inner: &Inner) {
                 Err(e) => q.failed = Some(e.clone()),
             }
             inner.done.notify_all();
-        }
-        if let Ok(hook) = inner.hook.read()
-            && let Some(h) = hook.as_ref()
-        {
-            h(result.clone().map(|()| target));
         }
         if result.is_err() {
             return;
