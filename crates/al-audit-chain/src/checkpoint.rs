@@ -20,25 +20,33 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use al_types::{Digest, Timestamp};
+use serde::{Deserialize, Serialize};
 
-use crate::encoding::Hash;
-use crate::time::{format_ms, parse_rfc3339_ms};
+use crate::error::Error;
 
-/// The log's state at one size.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The log's state at one size. Its JSON form (inside proof files) is
+/// `{"org_id", "size", "root", "head_hash", "timestamp"}` with hashes as
+/// 64 lowercase hex digits and the timestamp in canonical RFC 3339.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Checkpoint {
-    /// Workspace the log belongs to.
+    /// The org the log belongs to.
     pub org_id: String,
     /// Number of entries.
     pub size: u64,
     /// Merkle root over the entries.
-    pub root: Hash,
+    pub root: Digest,
     /// Hash of the entry at row `size` (zero for an empty log).
-    pub head_hash: Hash,
-    /// When it was taken (caller's time), ms since the epoch.
-    #[serde(serialize_with = "crate::time::ser_ms")]
-    pub timestamp_ms: i64,
+    pub head_hash: Digest,
+    /// When it was taken (caller's time).
+    #[serde(deserialize_with = "canonical_time")]
+    pub timestamp: Timestamp,
+}
+
+fn canonical_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    let s = String::deserialize(d)?;
+    Timestamp::parse_canonical(&s).map_err(serde::de::Error::custom)
 }
 
 /// Signs checkpoint bodies (the host's key; not in this crate).
@@ -73,24 +81,6 @@ impl VerifiedCheckpoint {
     }
 }
 
-/// A checkpoint text did not parse or verify.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("checkpoint line {line}: {message}")]
-pub struct CheckpointError {
-    /// 1-based line.
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl CheckpointError {
-    /// Stable code.
-    #[must_use]
-    pub const fn code(&self) -> &'static str {
-        "INVALID_CHECKPOINT"
-    }
-}
-
 const HEADER: &str = "agentlattice checkpoint v1";
 
 impl Checkpoint {
@@ -103,7 +93,7 @@ impl Checkpoint {
         let _ = writeln!(s, "size: {}", self.size);
         let _ = writeln!(s, "root: {}", self.root);
         let _ = writeln!(s, "head_hash: {}", self.head_hash);
-        let _ = writeln!(s, "timestamp: {}", format_ms(self.timestamp_ms));
+        let _ = writeln!(s, "timestamp: {}", self.timestamp);
         s
     }
 
@@ -120,17 +110,17 @@ impl Checkpoint {
     /// Parse the text form. Returns the checkpoint and its signature, if any.
     ///
     /// # Errors
-    /// [`CheckpointError`] naming the line.
-    pub fn parse(text: &str) -> Result<(Checkpoint, Option<Vec<u8>>), CheckpointError> {
-        let err = |line: usize, m: &str| CheckpointError {
-            line,
-            message: m.to_owned(),
+    /// [`Error::Checkpoint`] naming the line.
+    pub fn parse(text: &str) -> Result<(Checkpoint, Option<Vec<u8>>), Error> {
+        let err = |line: usize, m: &str| Error::Checkpoint {
+            line: line as u64,
+            problem: m.to_owned(),
         };
         let lines: Vec<&str> = text.split_terminator('\n').collect();
         if lines.first() != Some(&HEADER) {
             return Err(err(1, "expected `agentlattice checkpoint v1`"));
         }
-        let field = |i: usize, key: &str| -> Result<&str, CheckpointError> {
+        let field = |i: usize, key: &str| -> Result<&str, Error> {
             lines
                 .get(i)
                 .and_then(|l| l.strip_prefix(key))
@@ -141,11 +131,12 @@ impl Checkpoint {
         let size = field(2, "size")?
             .parse::<u64>()
             .map_err(|_| err(3, "size must be a whole number"))?;
-        let root = Hash::from_hex(field(3, "root")?)
+        let root = Digest::from_hex(field(3, "root")?)
             .ok_or_else(|| err(4, "root must be 64 lowercase hex digits"))?;
-        let head_hash = Hash::from_hex(field(4, "head_hash")?)
+        let head_hash = Digest::from_hex(field(4, "head_hash")?)
             .ok_or_else(|| err(5, "head_hash must be 64 lowercase hex digits"))?;
-        let timestamp_ms = parse_rfc3339_ms(field(5, "timestamp")?).map_err(|m| err(6, &m))?;
+        let timestamp = Timestamp::parse_canonical(field(5, "timestamp")?)
+            .map_err(|m| err(6, &m.to_string()))?;
         let signature = match lines.get(6) {
             None => None,
             Some(_) => Some(
@@ -161,7 +152,7 @@ impl Checkpoint {
                 size,
                 root,
                 head_hash,
-                timestamp_ms,
+                timestamp,
             },
             signature,
         ))
@@ -170,18 +161,17 @@ impl Checkpoint {
     /// Check a signature and return the checkpoint as verified.
     ///
     /// # Errors
-    /// [`CheckpointError`] if the signature does not verify.
+    /// [`Error::CheckpointUnverified`] if the signature does not verify.
     pub fn verify(
         self,
         signature: &[u8],
         verifier: &dyn CheckpointVerifier,
-    ) -> Result<VerifiedCheckpoint, CheckpointError> {
+    ) -> Result<VerifiedCheckpoint, Error> {
         if verifier.verify(self.body().as_bytes(), signature) {
             Ok(VerifiedCheckpoint(self))
         } else {
-            Err(CheckpointError {
-                line: 7,
-                message: "signature does not verify".into(),
+            Err(Error::CheckpointUnverified {
+                reason: "signature does not verify".into(),
             })
         }
     }
@@ -208,9 +198,9 @@ mod tests {
         let cp = Checkpoint {
             org_id: "acme".into(),
             size: 3,
-            root: Hash([1; 32]),
-            head_hash: Hash([2; 32]),
-            timestamp_ms: 1_764_331_200_000,
+            root: Digest([1; 32]),
+            head_hash: Digest([2; 32]),
+            timestamp: Timestamp::from_unix_millis(1_764_331_200_000).unwrap(),
         };
         let text = cp.to_text(Some(&Xor));
         let (back, sig) = Checkpoint::parse(&text).unwrap();
@@ -219,12 +209,12 @@ mod tests {
         let forged = text.replace("size: 3", "size: 4");
         let (f, sig) = Checkpoint::parse(&forged).unwrap();
         assert!(f.verify(&sig.unwrap(), &Xor).is_err());
-        assert_eq!(Checkpoint::parse("nope").unwrap_err().line, 1);
+        assert_eq!(Checkpoint::parse("nope").unwrap_err().line(), Some(1));
         assert_eq!(
             Checkpoint::parse(&text.replace("size: 3", "size: x"))
                 .unwrap_err()
-                .line,
-            3
+                .line(),
+            Some(3)
         );
     }
 }

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod io;
+mod audit;
 mod cmd;
 mod demo;
 mod segment;

@@ -4,8 +4,9 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use al_audit_chain::{ChainVerifier, FailureCode, Hash, Verification, VerifiedCheckpoint};
+use al_audit_chain::{ChainVerifier, FailureCode, Verification, VerifiedCheckpoint};
 use al_store::segment::{FrameEnd, MAGIC, Reader, ReaderError};
+use al_types::{Digest, Timestamp};
 
 use crate::io::UsageError;
 
@@ -34,7 +35,7 @@ pub fn verify(
     file: std::fs::File,
     path: &Path,
     cp: Option<&VerifiedCheckpoint>,
-    now_ms: i64,
+    now: Timestamp,
 ) -> Result<Verification, UsageError> {
     let read_err = |e: std::io::Error| UsageError(format!("cannot read `{}`: {e}", path.display()));
     let mut r = Reader::new(BufReader::with_capacity(1 << 20, file)).map_err(|e| match e {
@@ -55,7 +56,7 @@ pub fn verify(
         chain = chain.against(c);
     }
     while let Some((_, entry, hash)) = r.next_frame().map_err(read_err)? {
-        if !chain.push(entry, Some(&Hash(*hash))) {
+        if !chain.push(entry, Some(&Digest(*hash))) {
             break;
         }
     }
@@ -73,5 +74,5 @@ pub fn verify(
         }
         _ => {}
     }
-    Ok(chain.finish(now_ms))
+    Ok(chain.finish(now))
 }

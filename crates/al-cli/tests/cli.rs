@@ -338,7 +338,7 @@ fn demo_output_verifies_and_a_flipped_byte_names_its_row() {
         &p(&d, "checkpoint.txt"),
     ]);
     assert_eq!(code(&o), 1);
-    assert!(stdout(&o).contains("Truncated"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("TRUNCATED"), "{}", stdout(&o));
 }
 
 #[test]

@@ -48,7 +48,8 @@ fn chain(org: &str, n: u64) -> AuditLog {
             .append(&NewEntry {
                 kind: Kind::Action,
                 agent_id: Some(format!("agt_{}", i % 3)),
-                timestamp_ms: 1_764_331_200_000 + i as i64,
+                timestamp: al_types::Timestamp::from_unix_millis(1_764_331_200_000 + i as i64)
+                    .unwrap(),
                 fields: fields.as_object().unwrap().clone(),
             })
             .unwrap();
@@ -529,7 +530,7 @@ enum Verdict {
 }
 
 fn check_one(row: u64, prev: &[u8; 32], entry: &[u8], hash: &[u8; 32]) -> bool {
-    al_audit_chain::Hash::of(entry).0 == *hash
+    al_types::Digest::of(entry).0 == *hash
         && al_audit_chain::peek_row(entry) == Some(row)
         && al_audit_chain::peek_prev_hash(entry).map(|h| h.0) == Some(*prev)
 }
