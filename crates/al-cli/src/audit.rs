@@ -301,6 +301,11 @@ pub fn verify(args: &VerifyArgs, json: bool) -> Result<Answer, UsageError> {
     };
     let file = std::fs::File::open(log)
         .map_err(|e| UsageError(format!("cannot read `{}`: {e}", log.display())))?;
+    if crate::segment::is_segment(log)? {
+        let v = crate::segment::verify(file, log, cp.as_ref(), now()?)?;
+        print_verification(&v, json);
+        return Ok(answer(v.result.chain_valid));
+    }
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut chain = ChainVerifier::new(org);
     if let Some(c) = &cp {

@@ -10,6 +10,7 @@ mod io;
 mod audit;
 mod cmd;
 mod demo;
+mod segment;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,7 +85,7 @@ pub enum Command {
         #[arg(long)]
         server_fields: bool,
     },
-    /// Verify an audit log (JSON Lines) in constant memory.
+    /// Verify an audit log (JSON Lines, or an al-server segment file) in constant memory.
     Verify(audit::VerifyArgs),
     /// Emit a Merkle proof with the checkpoint it refers to.
     Prove {
