@@ -862,6 +862,8 @@ fn proof_files_name_the_failed_check() {
     let o = raw(path[1..].join(","));
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).contains("path has 3 hashes"), "{}", stdout(&o));
+}
+
 /// `al verify` reads an al-server segment file (al-store's format) as it
 /// reads a JSON Lines export: valid, torn tail noted, damage named by row,
 /// checked against a checkpoint.
@@ -938,6 +940,13 @@ fn verify_reads_server_segment_files() {
     let mut b = al_store::segment::header("beta");
     b.extend_from_slice(&seg[al_store::segment::header("acme").len()..]);
     std::fs::write(&other, &b).unwrap();
-    let o = al(&["verify", other.to_str().unwrap(), "--checkpoint", &cp, "--key", &key]);
+    let o = al(&[
+        "verify",
+        other.to_str().unwrap(),
+        "--checkpoint",
+        &cp,
+        "--key",
+        &key,
+    ]);
     assert_eq!(code(&o), 2, "{}{}", stdout(&o), stderr(&o));
 }
