@@ -443,6 +443,15 @@ impl Breaker {
         (a, fx)
     }
 
+    /// When [`poll`](Self::poll) will next change the state by itself: the
+    /// end of the quiet period in WARN or THROTTLE; `None` in other states.
+    /// A host sleeps until then instead of polling every agent.
+    #[must_use]
+    pub fn next_timeout(&self, cfg: &BreakerConfig) -> Option<u64> {
+        matches!(self.state, State::Warn | State::Throttle)
+            .then(|| self.last_hot_ms.saturating_add(cfg.quiet_period_ms))
+    }
+
     /// Apply time-driven changes (quiet-period de-escalation) without an action.
     pub fn poll(&mut self, cfg: &BreakerConfig, now_ms: u64) -> Effects {
         let mut fx = Effects::default();

@@ -125,6 +125,8 @@ fn runaway_throttles_then_quiet_periods_step_down() {
     );
     // Quiet: exactly one quiet period later THROTTLE steps to WARN, then WARN to MONITORING.
     let quiet = c.quiet_period_ms();
+    // `next_timeout` names exactly the instant `poll` acts at.
+    assert_eq!(b.next_timeout(&c), Some(now + quiet));
     let fx = b.poll(&c, now + quiet - 1);
     assert_eq!(fx.transitions().count(), 0);
     let fx = b.poll(&c, now + quiet);
@@ -132,11 +134,13 @@ fn runaway_throttles_then_quiet_periods_step_down() {
         fx.transitions().next().map(|t| (t.from, t.to, t.reason)),
         Some((State::Throttle, State::Warn, Reason::QuietPeriod))
     );
+    assert_eq!(b.next_timeout(&c), Some(now + 2 * quiet));
     let fx = b.poll(&c, now + 2 * quiet);
     assert_eq!(
         fx.transitions().next().map(|t| t.to),
         Some(State::Monitoring)
     );
+    assert_eq!(b.next_timeout(&c), None);
 }
 
 #[test]
