@@ -77,13 +77,14 @@ pub(crate) fn parse_action(
     let metadata = o.object("metadata")?.unwrap_or_default();
     o.finish()?;
     let policy_data: Vec<al_policy::DataAccess> = data.iter().map(DataItem::to_policy).collect();
-    let ts = crate::compat::policy_ts(requested_at)
-        .ok_or_else(|| EngineError::invalid("timestamp", "is out of range"))?;
-    let req = ActionRequest::new(action_type, ts, policy_data, metadata, &cfg.policy_limits)
-        .map_err(|e| EngineError::InvalidRequest {
-            field: e.field,
-            message: e.message,
-        })?;
+    let req = ActionRequest::new(
+        action_type,
+        requested_at,
+        policy_data,
+        metadata,
+        &cfg.policy_limits,
+    )
+    .map_err(EngineError::from_policy)?;
     Ok(Parsed {
         req,
         requested_at,
@@ -296,7 +297,7 @@ impl Engine {
             policy_id: policy.map(|x| Cow::Owned(x.id().to_owned())),
             policy_name: policy.map(|x| Cow::Owned(x.name().to_owned())),
             policy_version: policy.map(al_policy::CompiledPolicy::version),
-            policy_digest: policy.map(|x| al_types::Digest(x.digest().0)),
+            policy_digest: policy.map(al_policy::CompiledPolicy::digest),
             decided_as: decided_as.map(Cow::Owned),
             conditions_evaluated: Cow::Owned(decided.conditions),
         };

@@ -96,7 +96,7 @@ impl Engine {
             });
         }
         let current = a.policy_name.as_deref().and_then(|n| org.set.get(n));
-        let policy_changed = current.map(|p| al_types::Digest(p.digest().0)) != a.policy_digest;
+        let policy_changed = current.map(al_policy::CompiledPolicy::digest) != a.policy_digest;
         let agent_id = org.agent(a.agent).map(|x| x.id.clone()).unwrap_or_default();
         let rec = Record::Approval(ApprovalRecord {
             event: if approve {

@@ -135,7 +135,7 @@ impl Engine {
                 return Err(EngineError::invalid(field, "must be a string"));
             };
             let p = al_policy::parse_pattern(&s, cfg.policy_limits.max_pattern_len())
-                .map_err(|m| EngineError::invalid(field.clone(), m))?;
+                .map_err(|m| EngineError::invalid(field.clone(), m.to_string()))?;
             if capabilities.contains(&s) {
                 return Err(EngineError::invalid(
                     field,

@@ -325,7 +325,7 @@ impl Engine {
             return Err(EngineError::OrgExists(org_id.to_owned()));
         }
         let key = self.mint(KeyKind::Service, entropy)?;
-        let idx = self.add_org(Org::new(org_id, now, &self.cfg));
+        let idx = self.add_org(Org::new(org_id, now, &self.cfg).map_err(EngineError::Internal)?);
         let rec = Record::Key(KeyRecord {
             event: KeyEvent::OrgCreated,
             key_kind: KeyKind::Service,

@@ -50,10 +50,11 @@ pub enum EngineError {
     /// `TOO_DEEP` or `TOO_LARGE`.
     #[error("body {}: {}", .0.location, .0.message)]
     Json(al_types::json::Error),
-    /// The manifest was rejected; every diagnostic is kept, with its line
-    /// and column (`400`, the code of the first diagnostic).
-    #[error("manifest rejected: {0}")]
-    Manifest(al_policy::ManifestError),
+    /// The policy core refused its input: a manifest (every diagnostic is
+    /// kept, with its line and column; the code is the first one's, e.g.
+    /// `UNKNOWN_KEY`) or a value such as a pattern (`400`).
+    #[error("{0}")]
+    Policy(al_policy::Error),
     /// A manifest carries a recorded digest that does not match a policy's
     /// content (`400 POLICY_TAMPERED`).
     #[error("policy `{name}` does not match its recorded digest; refusing to import it")]
@@ -159,7 +160,7 @@ impl EngineError {
             }
             EngineError::InvalidRequest { .. }
             | EngineError::Json(_)
-            | EngineError::Manifest(_)
+            | EngineError::Policy(_)
             | EngineError::PolicyTampered { .. }
             | EngineError::InvalidCursor(_) => 400,
             EngineError::IdempotencyConflict { .. }
@@ -179,12 +180,7 @@ impl EngineError {
     pub fn location(&self) -> Option<Location> {
         match self {
             EngineError::Json(e) => Some(e.location),
-            EngineError::Manifest(m) => {
-                m.errors.first().and_then(|d| d.location).map(|l| Location {
-                    line: l.line,
-                    column: l.column,
-                })
-            }
+            EngineError::Policy(p) => p.location(),
             _ => None,
         }
     }
@@ -208,8 +204,9 @@ impl EngineError {
         if let Some(ms) = self.retry_after_ms() {
             e.insert("retry_after_ms".into(), ms.into());
         }
-        if let EngineError::Manifest(m) = self
-            && let Ok(v) = serde_json::to_value(&m.errors)
+        if let EngineError::Policy(p) = self
+            && !p.diagnostics().is_empty()
+            && let Ok(v) = serde_json::to_value(p.diagnostics())
         {
             e.insert("diagnostics".into(), v);
         }
@@ -245,7 +242,7 @@ impl ErrorCode for EngineError {
             EngineError::NotFound { .. } => "NOT_FOUND",
             EngineError::InvalidRequest { .. } => "INVALID_REQUEST",
             EngineError::Json(e) => e.code(),
-            EngineError::Manifest(m) => m.code().as_str(),
+            EngineError::Policy(p) => p.code(),
             EngineError::PolicyTampered { .. } => "POLICY_TAMPERED",
             EngineError::IdempotencyConflict { .. } => "IDEMPOTENCY_CONFLICT",
             EngineError::DelegationInactive { .. } => "DELEGATION_INACTIVE",
@@ -321,4 +318,17 @@ impl RestoreError {
 /// User text in messages: at most 80 characters.
 pub(crate) fn cut(s: &str) -> String {
     s.chars().take(80).collect()
+}
+
+impl EngineError {
+    /// A policy-core error: request errors keep their field as
+    /// `INVALID_REQUEST`; everything else keeps the core's code.
+    pub(crate) fn from_policy(e: al_policy::Error) -> EngineError {
+        match e {
+            al_policy::Error::Request { field, message, .. } => {
+                EngineError::InvalidRequest { field, message }
+            }
+            other => EngineError::Policy(other),
+        }
+    }
 }

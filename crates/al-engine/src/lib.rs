@@ -7,7 +7,6 @@ mod agents;
 mod approvals;
 mod audit;
 mod body;
-mod compat;
 mod config;
 mod delegations;
 mod engine;

@@ -64,8 +64,8 @@ fn policy_id(name: &str) -> String {
 }
 
 /// A policy in its stored form: manifest form with server fields.
-fn stored(spec: &PolicySpec) -> Result<Value, EngineError> {
-    let m = Manifest::new(vec![spec.clone()]);
+fn stored(spec: &PolicySpec, limits: &al_policy::Limits) -> Result<Value, EngineError> {
+    let m = Manifest::from_policies(vec![spec.clone()], limits).map_err(EngineError::Policy)?;
     let doc = m.export_doc(ExportOptions {
         include_server_fields: true,
     });
@@ -101,8 +101,8 @@ impl Engine {
         let cfg = &self.cfg;
         let format = opts.format.unwrap_or_else(|| Format::sniff(manifest));
         let new = Manifest::parse_with(manifest, format, &cfg.policy_limits)
-            .map_err(EngineError::Manifest)?;
-        for p in &new.policies {
+            .map_err(EngineError::Policy)?;
+        for p in new.policies() {
             if p.digest.is_some_and(|d| d != al_policy::policy_digest(p)) {
                 return Err(EngineError::PolicyTampered {
                     name: p.name.clone(),
@@ -111,13 +111,13 @@ impl Engine {
         }
         let org = self.org(c.org)?;
         let at = org.st.clock.max(now);
-        let old = Manifest::new(org.specs.values().cloned().collect());
+        let old = org.manifest(cfg)?;
         let diff = al_policy::diff(&old, &new);
         // The resulting specs, with server fields.
         let mut after: std::collections::BTreeMap<String, PolicySpec> = org.specs.clone();
         let mut changes: Vec<(PolicyEvent, String, Vec<String>)> = Vec::new();
         let created_at = at.to_rfc3339();
-        for p in &new.policies {
+        for p in new.policies() {
             let prev = org.specs.get(&p.name);
             let modified = diff.modified.iter().find(|m| m.name == p.name);
             let (event, spec) = match (prev, modified) {
@@ -153,7 +153,8 @@ impl Engine {
         }
         changes.sort_by(|a, b| a.1.cmp(&b.1));
         let set_digest = PolicySet::compile_with(
-            &Manifest::new(after.values().cloned().collect()),
+            &Manifest::from_policies(after.values().cloned().collect(), &cfg.policy_limits)
+                .map_err(EngineError::Policy)?,
             &cfg.policy_limits,
         )
         .digest()
@@ -191,7 +192,7 @@ impl Engine {
                     (
                         spec.id.clone().unwrap_or_else(|| policy_id(&name)),
                         spec.version.unwrap_or(1),
-                        Some(stored(spec)?),
+                        Some(stored(spec, &cfg.policy_limits)?),
                     )
                 }
             };
@@ -229,7 +230,7 @@ impl Engine {
     ) -> Result<PolicyExport, EngineError> {
         let c = self.service_caller(service_key)?;
         let org = self.org(c.org)?;
-        let m = Manifest::new(org.specs.values().cloned().collect());
+        let m = org.manifest(&self.cfg)?;
         let content = m
             .export(
                 format,
@@ -287,19 +288,14 @@ impl Engine {
         let (c, agent) = self.agent_caller(api_key)?;
         let org = self.org(c.org)?;
         let at = org.st.clock.max(now);
-        let ts = crate::compat::policy_ts(at)
-            .ok_or_else(|| EngineError::Internal("time out of range".into()))?;
         let req = ActionRequest::new(
             action_type,
-            ts,
+            at,
             Vec::new(),
             Map::new(),
             &self.cfg.policy_limits,
         )
-        .map_err(|e| EngineError::InvalidRequest {
-            field: e.field,
-            message: e.message,
-        })?;
+        .map_err(EngineError::from_policy)?;
         let a = org
             .agent(agent)
             .ok_or_else(|| EngineError::Internal("unknown agent index".into()))?;

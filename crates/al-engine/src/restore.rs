@@ -226,7 +226,8 @@ impl Engine {
             .entry(1)
             .and_then(|e| Timestamp::from_unix_millis(e.timestamp_ms))
             .ok_or_else(|| RestoreError::new(1, RestoreCode::InvalidRecord, "bad first entry"))?;
-        let mut org = Org::new(org_id, created, &self.cfg);
+        let mut org = Org::new(org_id, created, &self.cfg)
+            .map_err(|m| RestoreError::new(0, RestoreCode::InvalidRecord, m))?;
         org.log = log;
         let first = match snapshot {
             None => 1,

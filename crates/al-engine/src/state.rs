@@ -297,8 +297,10 @@ fn diverge<T>(m: impl Into<String>) -> Result<T, Divergence> {
 type Events<'e> = Option<&'e mut Vec<GovernanceEvent>>;
 
 impl Org {
-    pub fn new(id: &str, created_at: Timestamp, cfg: &EngineConfig) -> Org {
-        Org {
+    pub fn new(id: &str, created_at: Timestamp, cfg: &EngineConfig) -> Result<Org, String> {
+        let empty =
+            Manifest::from_policies(Vec::new(), &cfg.policy_limits).map_err(|e| e.to_string())?;
+        Ok(Org {
             id: Arc::from(id),
             log: AuditLog::with_config(id, LogConfig { index: true }),
             st: OrgState {
@@ -314,14 +316,14 @@ impl Org {
             },
             ix: Indexes::new(SeededState::new(cfg.hash_seed)),
             specs: BTreeMap::new(),
-            set: PolicySet::compile(&Manifest::new(Vec::new())),
+            set: PolicySet::compile_with(&empty, &cfg.policy_limits),
             set_dirty: false,
             timers: BTreeSet::new(),
             pending: VecDeque::new(),
             expect_approval: None,
             key_changes: Vec::new(),
             poisoned: None,
-        }
+        })
     }
 
     pub fn agent_idx(&self, id: &str) -> Option<u32> {
@@ -344,11 +346,22 @@ impl Org {
         self.st.approvals.get(i as usize)
     }
 
-    /// Recompile the policy set if an import changed it.
+    /// The current policies as a manifest.
+    pub fn manifest(&self, cfg: &EngineConfig) -> Result<Manifest, crate::EngineError> {
+        Manifest::from_policies(self.specs.values().cloned().collect(), &cfg.policy_limits)
+            .map_err(crate::EngineError::Policy)
+    }
+
+    /// Recompile the policy set if an import changed it. Every stored
+    /// policy passed validation when it was recorded, so this does not
+    /// fail; if it ever did, the org would refuse every operation (fail
+    /// closed) rather than decide with stale policies.
     pub fn refresh_policies(&mut self, cfg: &EngineConfig) {
         if self.set_dirty {
-            let m = Manifest::new(self.specs.values().cloned().collect());
-            self.set = PolicySet::compile_with(&m, &cfg.policy_limits);
+            match self.manifest(cfg) {
+                Ok(m) => self.set = PolicySet::compile_with(&m, &cfg.policy_limits),
+                Err(e) => self.poisoned = Some(format!("stored policies do not compile: {e}")),
+            }
             self.set_dirty = false;
         }
     }
@@ -357,7 +370,7 @@ impl Org {
     pub fn parse_policy(v: &Value, cfg: &EngineConfig) -> Result<PolicySpec, String> {
         let doc = serde_json::json!({"version": 1, "policies": [v]});
         let m = Manifest::from_json_value(&doc, &cfg.policy_limits).map_err(|e| e.to_string())?;
-        m.policies
+        m.into_policies()
             .into_iter()
             .next()
             .ok_or_else(|| "policy missing".to_owned())
@@ -968,7 +981,7 @@ impl Org {
             .iter()
             .map(|c| al_policy::parse_pattern(c, cfg.policy_limits.max_pattern_len()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(Divergence)?;
+            .map_err(|e| Divergence(e.to_string()))?;
         let parent_delegation = match d.parent_delegation_id.as_deref() {
             None => None,
             Some(pd) => match self.ix.delegation_by_id.get(pd) {
@@ -1392,7 +1405,8 @@ impl Org {
                 .capabilities
                 .iter()
                 .map(|c| al_policy::parse_pattern(c, cfg.policy_limits.max_pattern_len()))
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
             ix.delegation_by_id.insert(Box::from(d.id.as_str()), i);
             ix.delegations_of.entry(d.parent).or_default().push(i);
             if d.revoked_at.is_none() && !d.expiry_recorded {
