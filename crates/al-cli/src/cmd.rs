@@ -28,7 +28,7 @@ fn answer(yes: bool) -> Answer {
 }
 
 fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn now_ms() -> i64 {
@@ -64,7 +64,7 @@ pub fn run(cli: &Cli) -> Result<Answer, UsageError> {
                     },
                 )
                 .map_err(|e| UsageError(e.to_string()))?;
-            print!("{out}");
+            out!("{out}");
             Ok(Answer::Yes)
         }
         Command::Verify {
@@ -111,10 +111,10 @@ fn check(policies: &Path, action: &Path, agent: &str, json: bool) -> Result<Answ
             .denial_reason
             .map(|r| format!(" ({})", r.code()))
             .unwrap_or_default();
-        println!("{} {}{code}", req.action_type(), e.status);
-        println!("  {}", e.reason);
+        outln!("{} {}{code}", req.action_type(), e.status);
+        outln!("  {}", e.reason);
         for c in &e.conditions_evaluated {
-            println!(
+            outln!(
                 "  {} {} {} -> {}",
                 c.field,
                 c.operator,
@@ -131,7 +131,7 @@ fn lint(file: &Path, json: bool) -> Result<Answer, UsageError> {
     let parsed = al_policy::Manifest::parse(&text, io::manifest_format(file, &text));
     let diags = match &parsed {
         Ok(m) => al_policy::lint(m),
-        Err(e) => e.errors.clone(),
+        Err(e) => e.diagnostics().to_vec(),
     };
     let errors = diags
         .iter()
@@ -144,9 +144,9 @@ fn lint(file: &Path, json: bool) -> Result<Answer, UsageError> {
         );
     } else {
         for d in &diags {
-            println!("{}:{d}", file.display());
+            outln!("{}:{d}", file.display());
         }
-        println!("{}: {errors} errors, {warnings} warnings", file.display());
+        outln!("{}: {errors} errors, {warnings} warnings", file.display());
     }
     Ok(answer(errors == 0))
 }
@@ -157,21 +157,21 @@ fn diff(old: &Path, new: &Path, json: bool) -> Result<Answer, UsageError> {
     if json {
         print_json(&serde_json::to_value(&d).unwrap_or_default());
     } else {
-        println!("+ {} added", d.added.len());
+        outln!("+ {} added", d.added.len());
         for n in &d.added {
-            println!("    + {n}");
+            outln!("    + {n}");
         }
-        println!("~ {} modified", d.modified.len());
+        outln!("~ {} modified", d.modified.len());
         for m in &d.modified {
-            println!("    ~ {} ({})", m.name, m.fields.join(", "));
+            outln!("    ~ {} ({})", m.name, m.fields.join(", "));
         }
-        println!("= {} unchanged", d.unchanged.len());
-        println!(
+        outln!("= {} unchanged", d.unchanged.len());
+        outln!(
             "- {} removed (only with --prune on import)",
             d.removed.len()
         );
         for n in &d.removed {
-            println!("    - {n}");
+            outln!("    - {n}");
         }
     }
     Ok(Answer::Yes)
@@ -196,7 +196,7 @@ fn print_verification(v: &Verification, json: bool) {
         }
         print_json(&out);
     } else if v.result.chain_valid {
-        println!(
+        outln!(
             "chain valid: {} entries verified through row {} (head {})",
             v.entries_read,
             v.result.verified_through_row,
@@ -206,14 +206,14 @@ fn print_verification(v: &Verification, json: bool) {
                 .unwrap_or_else(|| "-".into())
         );
     } else if let Some(f) = &v.failure {
-        println!(
+        outln!(
             "chain INVALID at row {} ({}): {:?}: {}",
             f.row,
             v.result.first_broken_at_row_id.as_deref().unwrap_or("-"),
             f.code,
             f.message
         );
-        println!("verified through row {}", v.result.verified_through_row);
+        outln!("verified through row {}", v.result.verified_through_row);
     }
 }
 
@@ -462,7 +462,7 @@ fn report(ok: bool, what: &str, json: bool) -> Answer {
     if json {
         print_json(&json!({"valid": ok, "proof": what}));
     } else {
-        println!("{what} proof {}", if ok { "valid" } else { "INVALID" });
+        outln!("{what} proof {}", if ok { "valid" } else { "INVALID" });
     }
     answer(ok)
 }
@@ -476,9 +476,10 @@ fn proof(what: &ProofCommand, json: bool) -> Result<Answer, UsageError> {
             if let Some(cp) = checkpoint.as_deref().map(read_checkpoint).transpose()? {
                 let c = cp.checkpoint();
                 if c.size != size || c.root != root {
-                    eprintln!(
+                    errln!(
                         "the proof refers to size {size}, root {root}; the checkpoint holds size {}, root {}",
-                        c.size, c.root
+                        c.size,
+                        c.root
                     );
                     return Ok(report(false, "checkpoint", json));
                 }

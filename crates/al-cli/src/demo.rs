@@ -212,7 +212,7 @@ fn reason_str(r: al_breaker::Reason) -> String {
 
 fn say(json: bool, s: &str) {
     if !json {
-        println!("{s}");
+        outln!("{s}");
     }
 }
 
@@ -526,7 +526,7 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
     }
     let ok = verified.result.chain_valid && !caught.result.chain_valid && proof_ok && halted;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "decisions": decisions,

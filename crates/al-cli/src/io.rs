@@ -1,9 +1,10 @@
-//! Reading inputs with errors that name the file.
+//! Reading inputs with errors that name the file, and writing outputs.
 
 use std::fmt;
+use std::io::Write as _;
 use std::path::Path;
 
-use al_policy::{Format, Manifest, ManifestError};
+use al_policy::{Error as ManifestError, Format, Manifest};
 
 /// A failure that is the user's input or usage, not a "no": exit code 2.
 #[derive(Debug)]
@@ -38,7 +39,7 @@ pub fn manifest_format(path: &Path, text: &str) -> Format {
 
 /// Render manifest errors as `FILE:LINE:COL: error[CODE]: message (policy …)`.
 pub fn render_errors(path: &Path, e: &ManifestError) -> String {
-    e.errors
+    e.diagnostics()
         .iter()
         .map(|d| format!("{}:{d}", path.display()))
         .collect::<Vec<_>>()
@@ -103,6 +104,36 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let e = base64::engine::general_purpose::STANDARD;
     let u = base64::engine::general_purpose::URL_SAFE;
     e.decode(s).or_else(|_| u.decode(s)).ok()
+}
+
+/// Print to stdout like `println!`; see [`write_out`].
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::io::write_out(&mut ::std::io::stdout(), format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// Print to stdout like `print!`; see [`write_out`].
+macro_rules! out {
+    ($($t:tt)*) => { $crate::io::write_out(&mut ::std::io::stdout(), format_args!($($t)*)) };
+}
+
+/// Print to stderr like `eprintln!`; see [`write_out`].
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::io::write_out(&mut ::std::io::stderr(), format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// Write to a standard stream. A reader that went away (`al … | head -3`)
+/// is a normal end for a command-line tool: the process stops quietly
+/// with status 0, as ripgrep does, instead of panicking the way `println!`
+/// does. Any other write error ends it with status 2 and a message.
+pub fn write_out(stream: &mut dyn std::io::Write, args: fmt::Arguments<'_>) {
+    if let Err(e) = stream.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        // stderr may be the stream that failed: report without panicking.
+        let _ = writeln!(std::io::stderr(), "al: cannot write output: {e}");
+        std::process::exit(2);
+    }
 }
 
 #[cfg(test)]

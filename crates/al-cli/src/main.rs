@@ -5,9 +5,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[macro_use]
+mod io;
 mod cmd;
 mod demo;
-mod io;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -205,7 +206,7 @@ fn main() -> ExitCode {
         Ok(cmd::Answer::Yes) => ExitCode::SUCCESS,
         Ok(cmd::Answer::No) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -526,3 +526,24 @@ fn hostile_and_malformed_inputs_exit_2_with_a_message() {
         stdout(&o)
     );
 }
+
+/// `al … | head` closes the pipe early: the command stops quietly with
+/// status 0 (as ripgrep does), without a panic or a backtrace.
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    for args in [&["demo"][..], &["--format", "json", "demo"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_al"))
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the child writes anything.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}

@@ -15,47 +15,9 @@
 //! The digest of a whole set is `SHA-256("agentlattice.policyset.v1\n" ||
 //! for each policy sorted by name: u32be(len(name)) || name || digest)`.
 
-use std::fmt;
-
-use serde::Serialize;
-use sha2::{Digest as _, Sha256};
+use al_types::Digest;
 
 use crate::model::PolicySpec;
-
-/// A SHA-256 digest, shown as 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Digest(pub [u8; 32]);
-
-impl Digest {
-    /// Parse 64 lowercase hex digits.
-    #[must_use]
-    pub fn from_hex(s: &str) -> Option<Digest> {
-        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).ok()?;
-        Some(Digest(out))
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest({self})")
-    }
-}
-
-impl Serialize for Digest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
 
 /// Domain tag of a policy digest.
 pub const POLICY_DOMAIN: &[u8] = b"agentlattice.policy.v1\n";
@@ -122,12 +84,12 @@ pub fn canonical_policy_json(p: &PolicySpec) -> String {
 }
 
 /// Write `v` as canonical JSON (sorted keys, no whitespace).
-pub fn write_canonical(v: &serde_json::Value, out: &mut String) {
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
     use serde_json::Value;
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => write_number(n, out),
         Value::String(s) => write_str(s, out),
         Value::Array(a) => {
             out.push('[');
@@ -159,6 +121,72 @@ pub fn write_canonical(v: &serde_json::Value, out: &mut String) {
     }
 }
 
+/// Integers (those that fit `i64` or `u64`) in plain decimal; any other
+/// number in the shortest digits that round-trip the double, laid out as
+/// `docs/policy-manifest.md` specifies ("Numbers"):
+///
+/// - decimal exponent `e` (value = `d.ddd × 10^e`) in `-5..=15`: positional,
+///   with at least one digit after the point (`0.25`, `100.0`, `0.00001`,
+///   `1000000000000000.0`);
+/// - otherwise scientific: the digits with a point after the first (when
+///   there is more than one), `e`, a sign, the exponent without leading
+///   zeros (`1e+16`, `1.5e+100`, `1e-6`, `5e-324`).
+///
+/// Owned here (not left to `serde_json`'s float writer) so a dependency
+/// upgrade can never change a digest.
+fn write_number(n: &serde_json::Number, out: &mut String) {
+    use std::fmt::Write as _;
+    if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(f) = n.as_f64() {
+        write_float(f, out);
+    }
+}
+
+fn write_float(f: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    // `{:e}` is the shortest round-trip form: `-1.25e-7`, `1e100`, `0e0`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    let k = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    if (-5..=15).contains(&exp) {
+        let n = exp + 1; // digits before the point
+        if n <= 0 {
+            out.push_str("0.");
+            for _ in 0..-n {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else if n >= k {
+            out.push_str(&digits);
+            for _ in 0..n - k {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            let (int, frac) = digits.split_at(usize::try_from(n).unwrap_or(0));
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let _ = write!(out, "e{}{}", if exp > 0 { '+' } else { '-' }, exp.abs());
+    }
+}
+
 fn write_str(s: &str, out: &mut String) {
     // serde_json's string escaping is fixed: `"`, `\`, and C0 controls.
     match serde_json::to_string(s) {
@@ -170,10 +198,7 @@ fn write_str(s: &str, out: &mut String) {
 /// The digest of a policy's authored content.
 #[must_use]
 pub fn policy_digest(p: &PolicySpec) -> Digest {
-    let mut h = Sha256::new();
-    h.update(POLICY_DOMAIN);
-    h.update(canonical_policy_json(p).as_bytes());
-    Digest(h.finalize().into())
+    Digest::of_parts(&[POLICY_DOMAIN, canonical_policy_json(p).as_bytes()])
 }
 
 /// The digest of a set of `(name, digest)` pairs (order-independent).
@@ -181,19 +206,20 @@ pub fn policy_digest(p: &PolicySpec) -> Digest {
 pub fn set_digest<'a>(items: impl IntoIterator<Item = (&'a str, Digest)>) -> Digest {
     let mut v: Vec<(&str, Digest)> = items.into_iter().collect();
     v.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut h = Sha256::new();
-    h.update(SET_DOMAIN);
+    let mut bytes = Vec::with_capacity(SET_DOMAIN.len() + v.len() * 64);
+    bytes.extend_from_slice(SET_DOMAIN);
     for (name, d) in v {
-        h.update(u32::try_from(name.len()).unwrap_or(u32::MAX).to_be_bytes());
-        h.update(name.as_bytes());
-        h.update(d.0);
+        bytes.extend_from_slice(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_be_bytes());
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.extend_from_slice(d.as_bytes());
     }
-    Digest(h.finalize().into())
+    Digest::of(&bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn canonical_json_sorts_keys_and_drops_whitespace() {
@@ -205,10 +231,59 @@ mod tests {
     }
 
     #[test]
-    fn digest_hex_round_trip() {
-        let d = Digest([0xab; 32]);
-        assert_eq!(Digest::from_hex(&d.to_string()), Some(d));
-        assert_eq!(Digest::from_hex(&d.to_string().to_uppercase()), None);
-        assert_eq!(Digest::from_hex("ab"), None);
+    fn numbers_are_written_as_documented() {
+        for (v, want) in [
+            (json!(1), "1"),
+            (json!(-7), "-7"),
+            (json!(u64::MAX), "18446744073709551615"),
+            (json!(i64::MIN), "-9223372036854775808"),
+            (json!(1.0), "1.0"),
+            (json!(100.0), "100.0"),
+            (json!(0.25), "0.25"),
+            (json!(-0.0), "-0.0"),
+            (json!(0.1), "0.1"),
+            (json!(0.00001), "0.00001"),
+            (json!(0.000001), "1e-6"),
+            (json!(1e15), "1000000000000000.0"),
+            (json!(1e16), "1e+16"),
+            (json!(1e100), "1e+100"),
+            (json!(1.5e100), "1.5e+100"),
+            (json!(-1.5e-7), "-1.5e-7"),
+            (json!(5e-324), "5e-324"),
+            (json!(f64::MAX), "1.7976931348623157e+308"),
+            (json!(123_456_789.125), "123456789.125"),
+        ] {
+            let mut s = String::new();
+            write_canonical(&v, &mut s);
+            assert_eq!(s, want, "{v}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The layout is serde_json 1.0.154's (what digests were computed
+        /// with before this writer existed), for every finite double.
+        #[test]
+        fn floats_match_the_layout_digests_were_made_with(bits in proptest::prelude::any::<u64>()) {
+            let f = f64::from_bits(bits);
+            proptest::prop_assume!(f.is_finite());
+            let mut s = String::new();
+            write_float(f, &mut s);
+            proptest::prop_assert_eq!(&s, &serde_json::Number::from_f64(f).unwrap().to_string());
+            proptest::prop_assert_eq!(s.parse::<f64>().unwrap().to_bits(), f.to_bits());
+        }
+    }
+
+    #[test]
+    fn floats_of_every_exponent_match() {
+        for e in -324..=308 {
+            for m in [1.0, 1.5, 9.999_999_999_999_999, 2.220_446_049_250_313] {
+                let f: f64 = format!("{m}e{e}").parse().unwrap();
+                if f.is_finite() && f != 0.0 {
+                    let mut s = String::new();
+                    write_float(f, &mut s);
+                    assert_eq!(s, serde_json::Number::from_f64(f).unwrap().to_string());
+                }
+            }
+        }
     }
 }

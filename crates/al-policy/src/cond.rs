@@ -1,11 +1,22 @@
 //! Compiled conditions and their three-valued evaluation.
 //!
-//! A condition evaluates to [`Truth::True`], [`Truth::False`] or
-//! [`Truth::Unknown`] (the field is missing, or its type does not fit the
-//! operator). `conditions_evaluated` reports `result: true` only for
-//! `True`: an unknown never passes. How an unknown affects the decision
-//! depends on the effect and always resolves toward the more restrictive
-//! outcome (see the crate docs, "Conditions").
+//! A condition evaluates to *true*, *false* or *unknown* (the field is
+//! missing, or its type does not fit the operator or the value).
+//! `conditions_evaluated` reports `result: true` only for *true*: an
+//! unknown never passes. How an unknown affects the decision depends on the
+//! effect and always resolves toward the more restrictive outcome (see the
+//! crate docs, "Conditions"). The rules, operator by operator, are in
+//! `docs/policy-manifest.md` ("Evaluation"); in short:
+//!
+//! - `eq`: values of one JSON type compare (numbers by value, exactly:
+//!   `1 eq 1.0`, `[1] eq [1.0]`); two containers compare element by element
+//!   and key by key, and a type mismatch *anywhere* inside makes the whole
+//!   comparison unknown; values of different types are unknown. `ne` is its
+//!   negation (unknown stays unknown).
+//! - `in` is the three-valued OR of `eq` over the list (true if a member is
+//!   equal, else unknown if a member has another type, else false; an empty
+//!   list is false); `not_in` its negation. `contains` on an array is the
+//!   same OR over the array's elements.
 
 use std::cmp::Ordering;
 
@@ -27,7 +38,7 @@ pub enum Unknown {
 
 /// The three-valued result of one condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Truth {
+pub(crate) enum Truth {
     /// The condition holds.
     True,
     /// The condition definitely does not hold.
@@ -41,7 +52,7 @@ impl Truth {
         if b { Truth::True } else { Truth::False }
     }
 
-    fn not(self) -> Truth {
+    pub(crate) fn not(self) -> Truth {
         match self {
             Truth::True => Truth::False,
             Truth::False => Truth::True,
@@ -58,7 +69,19 @@ impl Truth {
             _ => Truth::True,
         }
     }
+
+    /// Kleene disjunction: `True` if any is true, else `Unknown` if any is
+    /// unknown, else `False`.
+    pub(crate) fn or(self, other: Truth) -> Truth {
+        match (self, other) {
+            (Truth::True, _) | (_, Truth::True) => Truth::True,
+            (u @ Truth::Unknown(_), _) | (_, u @ Truth::Unknown(_)) => u,
+            _ => Truth::False,
+        }
+    }
 }
+
+const MISMATCH: Truth = Truth::Unknown(Unknown::TypeMismatch);
 
 /// A number as JSON carries it: exact integers compare exactly.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,16 +101,44 @@ impl Num {
         }
     }
 
+    /// Exact comparison: an integer and a double compare by their exact
+    /// values (`u64::MAX` is less than the double `2^64`), never by
+    /// rounding the integer to a double.
     pub(crate) fn cmp(self, other: Num) -> Option<Ordering> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => Some(a.cmp(&b)),
-            #[allow(clippy::cast_precision_loss)]
-            (Num::Int(a), Num::Float(b)) => (a as f64).partial_cmp(&b),
-            #[allow(clippy::cast_precision_loss)]
-            (Num::Float(a), Num::Int(b)) => a.partial_cmp(&(b as f64)),
+            (Num::Int(a), Num::Float(b)) => int_float_cmp(a, b),
+            (Num::Float(a), Num::Int(b)) => int_float_cmp(b, a).map(Ordering::reverse),
             (Num::Float(a), Num::Float(b)) => a.partial_cmp(&b),
         }
     }
+}
+
+/// `i` compared with `f`, exactly (`i` is within ±2^64, far inside i128).
+fn int_float_cmp(i: i128, f: f64) -> Option<Ordering> {
+    const TWO_POW_127: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= TWO_POW_127 {
+        return Some(Ordering::Less);
+    }
+    if f < -TWO_POW_127 {
+        return Some(Ordering::Greater);
+    }
+    let t = f.trunc();
+    // `t` is integral and within ±2^127: the cast is exact.
+    #[allow(clippy::cast_possible_truncation)]
+    let ti = t as i128;
+    Some(i.cmp(&ti).then_with(|| {
+        if f > t {
+            Ordering::Less
+        } else if f < t {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    }))
 }
 
 /// A scalar in an `in` list or an expected value.
@@ -244,24 +295,60 @@ pub(crate) fn resolve<'a>(
     }
 }
 
-/// Equality between an actual value and an expected scalar; `None` when
-/// the types cannot be compared.
-fn scalar_eq(actual: &Actual<'_>, e: &Scalar) -> Option<bool> {
+/// Equality of two JSON values under the crate's rule: definite when both
+/// have one type all the way down, unknown when a type differs anywhere.
+fn json_eq(a: &Value, b: &Value) -> Truth {
+    match (a, b) {
+        (Value::Null, Value::Null) => Truth::True,
+        (Value::Bool(x), Value::Bool(y)) => Truth::from_bool(x == y),
+        (Value::Number(x), Value::Number(y)) => {
+            Truth::from_bool(Num::of(x).cmp(Num::of(y)) == Some(Ordering::Equal))
+        }
+        (Value::String(x), Value::String(y)) => Truth::from_bool(x == y),
+        (Value::Array(x), Value::Array(y)) => {
+            let mut all = true;
+            for (p, q) in x.iter().zip(y) {
+                match json_eq(p, q) {
+                    Truth::True => {}
+                    Truth::False => all = false,
+                    u @ Truth::Unknown(_) => return u,
+                }
+            }
+            Truth::from_bool(all && x.len() == y.len())
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let mut all = x.len() == y.len();
+            for (k, p) in x {
+                match y.get(k).map(|q| json_eq(p, q)) {
+                    Some(Truth::True) => {}
+                    Some(Truth::False) | None => all = false,
+                    Some(u @ Truth::Unknown(_)) => return u,
+                }
+            }
+            Truth::from_bool(all)
+        }
+        _ => MISMATCH,
+    }
+}
+
+/// `actual eq expected` for one expected scalar (or container).
+fn eq(actual: &Actual<'_>, e: &Scalar) -> Truth {
     match (actual, e) {
-        (Actual::Json(Value::String(a)), Scalar::Str(b)) => Some(a.as_str() == &**b),
-        (Actual::Str(a), Scalar::Str(b)) => Some(*a == &**b),
+        (Actual::Json(Value::String(a)), Scalar::Str(b)) => Truth::from_bool(a.as_str() == &**b),
+        (Actual::Str(a), Scalar::Str(b)) => Truth::from_bool(*a == &**b),
         (Actual::Json(Value::Number(a)), Scalar::Num(b)) => {
-            Some(Num::of(a).cmp(*b) == Some(Ordering::Equal))
+            Truth::from_bool(Num::of(a).cmp(*b) == Some(Ordering::Equal))
         }
         (Actual::Int(a), Scalar::Num(b)) => {
-            Some(Num::Int(i128::from(*a)).cmp(*b) == Some(Ordering::Equal))
+            Truth::from_bool(Num::Int(i128::from(*a)).cmp(*b) == Some(Ordering::Equal))
         }
-        (Actual::Json(Value::Bool(a)), Scalar::Bool(b)) => Some(a == b),
-        (Actual::Json(Value::Null), Scalar::Null) => Some(true),
-        (Actual::Sens(a), Scalar::Sens(b)) => Some(a == b),
-        (Actual::Json(a @ (Value::Array(_) | Value::Object(_))), Scalar::Json(b)) => Some(*a == b),
+        (Actual::Json(Value::Bool(a)), Scalar::Bool(b)) => Truth::from_bool(a == b),
+        (Actual::Json(Value::Null), Scalar::Null) => Truth::True,
+        (Actual::Sens(a), Scalar::Sens(b)) => Truth::from_bool(a == b),
+        (Actual::Json(a), Scalar::Json(b)) => json_eq(a, b),
         (Actual::StrList(list), Scalar::Json(Value::Array(b))) => {
-            // Set equality: `@data.types` is a set.
+            // Set equality: `@data.types` is a set (the value is checked at
+            // load to be strings only).
             let all_in = b
                 .iter()
                 .all(|x| matches!(x, Value::String(s) if list.binary_search(s).is_ok()));
@@ -274,9 +361,9 @@ fn scalar_eq(actual: &Actual<'_>, e: &Scalar) -> Option<bool> {
                 }
                 n
             };
-            Some(all_in && distinct == list.len())
+            Truth::from_bool(all_in && distinct == list.len())
         }
-        _ => None,
+        _ => MISMATCH,
     }
 }
 
@@ -289,29 +376,43 @@ fn ordering(actual: &Actual<'_>, e: &Scalar) -> Option<Ordering> {
     }
 }
 
-/// `in` membership: `Some(true)` if an item equals the value, `Some(false)`
-/// if none does but some item is comparable (or the list is empty), `None`
-/// when no item has a comparable type.
-fn in_list(actual: &Actual<'_>, l: &InList) -> Option<bool> {
+/// `in`: the three-valued OR of `eq` over the list's members (an empty
+/// list is false).
+fn in_list(actual: &Actual<'_>, l: &InList) -> Truth {
     let s = match actual {
         Actual::Str(s) => Some(*s),
         Actual::Json(Value::String(s)) => Some(s.as_str()),
         _ => None,
     };
-    if let Some(s) = s
-        && l.strings.contains(s)
-    {
-        return Some(true);
+    let mut t = Truth::False;
+    match s {
+        Some(s) if l.strings.contains(s) => return Truth::True,
+        // A string against a non-string member: a mismatch.
+        Some(_) if !l.others.is_empty() => return MISMATCH,
+        Some(_) => return Truth::False,
+        // A non-string against a string member: a mismatch.
+        None if !l.strings.is_empty() => t = MISMATCH,
+        None => {}
     }
-    let mut comparable = s.is_some() && !l.strings.is_empty();
     for o in &l.others {
-        match scalar_eq(actual, o) {
-            Some(true) => return Some(true),
-            Some(false) => comparable = true,
-            None => {}
+        t = t.or(eq(actual, o));
+        if t == Truth::True {
+            break;
         }
     }
-    (comparable || (l.strings.is_empty() && l.others.is_empty())).then_some(false)
+    t
+}
+
+/// `contains` on an array: the three-valued OR of `element eq value`.
+fn array_contains(items: &[Value], e: &Scalar) -> Truth {
+    let mut t = Truth::False;
+    for it in items {
+        t = t.or(eq(&Actual::Json(it), e));
+        if t == Truth::True {
+            break;
+        }
+    }
+    t
 }
 
 pub(crate) fn eval_op(op: Operator, actual: &Actual<'_>, expected: &Expected) -> Truth {
@@ -327,10 +428,8 @@ pub(crate) fn eval_op(op: Operator, actual: &Actual<'_>, expected: &Expected) ->
     }
     let mismatch = U(TypeMismatch);
     match (op, expected) {
-        (Operator::Eq, Expected::One(e)) => scalar_eq(actual, e).map_or(mismatch, Truth::from_bool),
-        (Operator::Ne, Expected::One(e)) => {
-            scalar_eq(actual, e).map_or(mismatch, |b| Truth::from_bool(!b))
-        }
+        (Operator::Eq, Expected::One(e)) => eq(actual, e),
+        (Operator::Ne, Expected::One(e)) => eq(actual, e).not(),
         (Operator::Lt | Operator::Lte | Operator::Gt | Operator::Gte, Expected::One(e)) => {
             match ordering(actual, e) {
                 None => mismatch,
@@ -351,7 +450,7 @@ pub(crate) fn eval_op(op: Operator, actual: &Actual<'_>, expected: &Expected) ->
                     !items.iter().any(|s| l.strings.contains(s.as_str()))
                 });
             }
-            let t = in_list(actual, l).map_or(mismatch, Truth::from_bool);
+            let t = in_list(actual, l);
             if op == Operator::NotIn { t.not() } else { t }
         }
         (Operator::Contains, Expected::One(e)) => match (actual, e) {
@@ -360,21 +459,7 @@ pub(crate) fn eval_op(op: Operator, actual: &Actual<'_>, expected: &Expected) ->
             (Actual::StrList(items), Scalar::Str(b)) => {
                 Truth::from_bool(items.binary_search_by(|x| x.as_str().cmp(b)).is_ok())
             }
-            (Actual::Json(Value::Array(items)), e) => {
-                let mut comparable = false;
-                for it in items {
-                    match scalar_eq(&Actual::Json(it), e) {
-                        Some(true) => return Truth::True,
-                        Some(false) => comparable = true,
-                        None => {}
-                    }
-                }
-                if comparable || items.is_empty() {
-                    Truth::False
-                } else {
-                    mismatch
-                }
-            }
+            (Actual::Json(Value::Array(items)), e) => array_contains(items, e),
             _ => mismatch,
         },
         (Operator::StartsWith | Operator::EndsWith, Expected::One(Scalar::Str(b))) => {

@@ -65,17 +65,20 @@ fn changed_fields(a: &PolicySpec, b: &PolicySpec) -> Vec<&'static str> {
 /// `version`, `created_at`, `digest`) are not compared.
 #[must_use]
 pub fn diff(old: &Manifest, new: &Manifest) -> ManifestDiff {
-    let by_name = |m: &'_ Manifest| -> rustc_hash::FxHashMap<String, usize> {
-        m.policies
+    fn by_name(m: &Manifest) -> std::collections::BTreeMap<&str, usize> {
+        m.policies()
             .iter()
             .enumerate()
-            .map(|(i, p)| (p.name.clone(), i))
+            .map(|(i, p)| (p.name.as_str(), i))
             .collect()
-    };
+    }
     let (old_names, new_names) = (by_name(old), by_name(new));
     let mut d = ManifestDiff::default();
-    for p in &new.policies {
-        match old_names.get(&p.name).and_then(|&i| old.policies.get(i)) {
+    for p in new.policies() {
+        match old_names
+            .get(p.name.as_str())
+            .and_then(|&i| old.policies().get(i))
+        {
             None => d.added.push(p.name.clone()),
             Some(o) => {
                 let fields = changed_fields(o, p);
@@ -90,8 +93,8 @@ pub fn diff(old: &Manifest, new: &Manifest) -> ManifestDiff {
             }
         }
     }
-    for o in &old.policies {
-        if !new_names.contains_key(&o.name) {
+    for o in old.policies() {
+        if !new_names.contains_key(o.name.as_str()) {
             d.removed.push(o.name.clone());
         }
     }

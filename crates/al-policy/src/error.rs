@@ -4,27 +4,13 @@
 //! a human message (lowercase, no trailing period, user input in backticks),
 //! the policy it concerns, the path of the offending field inside the
 //! manifest (`policies[2].conditions[0].operator`) and, when the input came
-//! from text, its 1-based line and column.
+//! from text, its 1-based line and column. [`Error`] is the one error type
+//! of the crate.
 
 use std::fmt;
 
+use al_types::{ErrorCode, Location};
 use serde::Serialize;
-
-/// A 1-based line and column in a source document. Columns count Unicode
-/// scalar values, not bytes, so editors land on the right character.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Location {
-    /// Line, starting at 1.
-    pub line: u32,
-    /// Column, starting at 1.
-    pub column: u32,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -114,6 +100,18 @@ codes! {
     Disabled => "DISABLED", Warning;
     /// Lint: the policy's content does not match its recorded digest.
     Tampered => "TAMPERED", Warning;
+    /// A YAML plain scalar that YAML 1.1 and 1.2 readers disagree on
+    /// (`yes`, `True`, `007`, `1_000`, `0x1F`, `.inf`, …): quote it or write
+    /// it in JSON spelling.
+    AmbiguousScalar => "AMBIGUOUS_SCALAR", Error;
+    /// An action request was refused.
+    InvalidRequest => "INVALID_REQUEST", Error;
+    /// A submitted action type is malformed.
+    InvalidActionType => "INVALID_ACTION_TYPE", Error;
+    /// A configuration value (a limit) is out of range.
+    InvalidConfig => "INVALID_CONFIG", Error;
+    /// Export failed (not expected for a valid manifest).
+    ExportFailed => "EXPORT_FAILED", Error;
 }
 
 impl fmt::Display for Code {
@@ -194,64 +192,148 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// A manifest was rejected. Holds every error found, in source order; the
-/// manifest changed nothing.
+/// Everything al-policy refuses, with a stable [`ErrorCode::code`].
+///
+/// Every public operation that reads data returns this one type. Errors
+/// that come from text carry a [`Location`]; the operation that failed
+/// changed nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct ManifestError {
-    /// All errors, in the order they occur in the source. Never empty.
-    pub errors: Vec<Diagnostic>,
+#[non_exhaustive]
+pub enum Error {
+    /// A manifest was rejected: every error found, in source order (never
+    /// empty). `code()` is the first error's code.
+    #[error("{}", render_manifest(.diagnostics))]
+    Manifest {
+        /// All errors, each with its code, path, policy and location.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// An action request was refused (`INVALID_REQUEST`, HTTP 400).
+    #[error("{}", render_request(.field, .message, *.location))]
+    Request {
+        /// The offending field, e.g. `data_accessed[2].sensitivity`, or `body`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+        /// Where in the body, when the body was read from text.
+        location: Option<Location>,
+        /// The JSON reader's error, when the body was not acceptable JSON
+        /// (its own code says which rule: `DUPLICATE_KEY`, `TOO_DEEP`, …).
+        #[source]
+        source: Option<al_types::json::Error>,
+    },
+    /// One value given to a parse helper ([`crate::parse_pattern`],
+    /// [`crate::parse_field`], [`crate::parse_duration`],
+    /// [`crate::check_action_type`]) was refused.
+    #[error("{message}")]
+    Value {
+        /// Which rule: `INVALID_PATTERN`, `INVALID_FIELD`, `INVALID_DURATION`,
+        /// `INVALID_ACTION_TYPE`, `LIMIT_EXCEEDED`.
+        code: Code,
+        /// What is wrong (lowercase, input in backticks).
+        message: String,
+    },
+    /// A limit was configured outside the range this library supports
+    /// (`INVALID_CONFIG`).
+    #[error("limit `{name}` must be between {min} and {max}, got {value}")]
+    Config {
+        /// The limit's name.
+        name: &'static str,
+        /// The rejected value.
+        value: u64,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// The export writer failed (`EXPORT_FAILED`); not expected for any
+    /// valid manifest.
+    #[error("export failed: {message}")]
+    Export {
+        /// The writer's message.
+        message: String,
+    },
 }
 
-impl ManifestError {
+fn render_request(field: &str, message: &str, location: Option<Location>) -> String {
+    match location {
+        Some(l) => format!("invalid `{field}` at {l}: {message}"),
+        None => format!("invalid `{field}`: {message}"),
+    }
+}
+
+fn render_manifest(ds: &[Diagnostic]) -> String {
+    match ds {
+        [] => "invalid manifest".to_owned(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} (and {} more errors)", rest.len()),
+    }
+}
+
+impl Error {
     pub(crate) fn one(d: Diagnostic) -> Self {
-        ManifestError { errors: vec![d] }
+        Error::Manifest {
+            diagnostics: vec![d],
+        }
     }
 
-    /// The code of the first error, for hosts that answer with a single code.
+    pub(crate) fn value(code: Code, message: impl Into<String>) -> Self {
+        Error::Value {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Request {
+            field: field.into(),
+            message: message.into(),
+            location: None,
+            source: None,
+        }
+    }
+
+    /// The diagnostics of a rejected manifest; empty for other errors.
     #[must_use]
-    pub fn code(&self) -> Code {
-        self.errors.first().map_or(Code::Parse, |d| d.code)
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            Error::Manifest { diagnostics } => diagnostics,
+            _ => &[],
+        }
     }
-}
 
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.errors.as_slice() {
-            [] => f.write_str("invalid manifest"),
-            [one] => write!(f, "{one}"),
-            [first, rest @ ..] => write!(f, "{first} (and {} more errors)", rest.len()),
+    /// The code as a [`Code`] (the first diagnostic's for a manifest).
+    #[must_use]
+    pub fn kind(&self) -> Code {
+        match self {
+            Error::Manifest { diagnostics } => diagnostics.first().map_or(Code::Parse, |d| d.code),
+            Error::Request { .. } => Code::InvalidRequest,
+            Error::Value { code, .. } => *code,
+            Error::Config { .. } => Code::InvalidConfig,
+            Error::Export { .. } => Code::ExportFailed,
+        }
+    }
+
+    /// Where in the input, when the error came from text (the first
+    /// diagnostic's location for a manifest).
+    #[must_use]
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            Error::Manifest { diagnostics } => diagnostics.first().and_then(|d| d.location),
+            Error::Request { location, .. } => *location,
+            _ => None,
         }
     }
 }
 
-/// Maps byte offsets of a text to 1-based line/column [`Location`]s.
-#[derive(Debug)]
-pub(crate) struct LineIndex<'a> {
-    src: &'a str,
-    starts: Vec<usize>,
+impl ErrorCode for Error {
+    fn code(&self) -> &'static str {
+        self.kind().as_str()
+    }
 }
 
-impl<'a> LineIndex<'a> {
-    pub(crate) fn new(src: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { src, starts }
-    }
-
-    pub(crate) fn locate(&self, offset: usize) -> Location {
-        let line_idx = match self.starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
-        };
-        let start = self.starts.get(line_idx).copied().unwrap_or(0);
-        let column = self
-            .src
-            .get(start..offset.min(self.src.len()))
-            .map_or(0, |s| s.chars().count());
-        Location {
-            line: u32::try_from(line_idx + 1).unwrap_or(u32::MAX),
-            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
-        }
+impl ErrorCode for Diagnostic {
+    fn code(&self) -> &'static str {
+        self.code.as_str()
     }
 }
 
@@ -270,16 +352,6 @@ mod tests {
                     .all(|ch| ch.is_ascii_uppercase() || ch == '_')
             );
         }
-    }
-
-    #[test]
-    fn line_index_counts_characters() {
-        let idx = LineIndex::new("ab\nçd\n\nx");
-        assert_eq!(idx.locate(0), Location { line: 1, column: 1 });
-        assert_eq!(idx.locate(3), Location { line: 2, column: 1 });
-        // `ç` is two bytes; `d` is the second character of line 2.
-        assert_eq!(idx.locate(5), Location { line: 2, column: 2 });
-        assert_eq!(idx.locate(8), Location { line: 4, column: 1 });
     }
 
     #[test]

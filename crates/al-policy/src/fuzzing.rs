@@ -1,8 +1,47 @@
 //! Entry points shared by the fuzz targets and the seed-corpus regression
-//! test, so both run exactly the same code. Not part of the stable API.
+//! test, so both run exactly the same code (behind the `fuzzing` feature;
+//! not part of the stable API).
 #![allow(clippy::panic)]
 
 use crate::{ActionRequest, Agent, Format, Limits, Manifest, PolicySet, Timestamp, reference};
+
+/// Read an action request body; when it is accepted, its JSON form reads
+/// back to the same request, and a body with a repeated key never is.
+pub fn action_request(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let limits = Limits::default();
+    let Some(now) = Timestamp::from_unix_seconds(1_764_331_200) else {
+        return;
+    };
+    let Ok(req) = ActionRequest::from_json(text, now, &limits) else {
+        return;
+    };
+    let again = match ActionRequest::from_value(&req.to_json(), now, &limits) {
+        Ok(r) => r,
+        Err(e) => panic!("an accepted request does not re-read: {e}"),
+    };
+    assert_eq!(again, req, "request changed through its JSON form");
+    let Some(first) = text.find('{') else {
+        panic!("an accepted body without an object")
+    };
+    // Repeating the first key must be refused.
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(text)
+        && let Some((k, v)) = o.iter().next()
+    {
+        let dup = format!(
+            "{{{}:{},{}",
+            serde_json::Value::String(k.clone()),
+            v,
+            text.get(first + 1..).unwrap_or("")
+        );
+        assert!(
+            ActionRequest::from_json(&dup, now, &limits).is_err(),
+            "a repeated key was accepted: {dup}"
+        );
+    }
+}
 
 /// Parse a manifest; when it parses, export it and check the export is a
 /// fixed point and compiles. Panics on any broken invariant.

@@ -6,33 +6,36 @@ mod canonical;
 mod cond;
 mod diff;
 mod error;
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod limits;
 mod lint;
 mod manifest;
 mod model;
 mod node;
+#[cfg(any(feature = "testing", feature = "fuzzing"))]
 pub mod reference;
 mod request;
 mod set;
 
-pub use canonical::{Digest, canonical_policy_json, policy_digest, set_digest, write_canonical};
-pub use cond::{Truth, Unknown};
+pub use al_types::{Digest, ErrorCode, Location, Timestamp};
+pub use canonical::{canonical_policy_json, policy_digest, set_digest};
+pub use cond::Unknown;
 pub use diff::{ManifestDiff, Modified, diff};
-pub use error::{Code, Diagnostic, Location, ManifestError, Severity};
-pub use limits::{Limits, LimitsBuilder, LimitsError};
-pub use lint::{MAX_PAIRWISE_GROUP, lint};
+pub use error::{Code, Diagnostic, Error, Severity};
+pub use limits::{Limits, LimitsBuilder};
+pub use lint::lint;
 pub use manifest::{
-    ExportDoc, ExportError, ExportOptions, MANIFEST_VERSION, MAX_APPROVAL_SECS, Manifest,
-    check_action_type, format_duration, parse_duration, parse_field, parse_pattern,
+    ExportApproval, ExportCondition, ExportDoc, ExportOptions, ExportPolicy, MANIFEST_VERSION,
+    MAX_APPROVAL_SECS, Manifest, check_action_type, format_duration, parse_duration, parse_field,
+    parse_pattern,
 };
 pub use model::{
     Approval, Builtin, Condition, DEFAULT_APPROVAL_TIMEOUT_SECS, Effect, Field, Operator, Pattern,
     PolicySpec, Sensitivity,
 };
 pub use node::Format;
-pub use request::{ActionRequest, DataAccess, RequestError, Timestamp};
+pub use request::{ActionRequest, DataAccess};
 pub use set::{
     Agent, CompiledPolicy, ConditionEvaluated, ConditionTrace, Decision, DenialReason, Explanation,
     MatchRole, MatchedPolicy, PolicyRef, PolicySet, Status,

@@ -21,11 +21,15 @@
 //! | `max_request_bytes` | 1 MiB | an action request body |
 //! | `max_data_accessed` | 1 024 | items in a request's `data_accessed` |
 
-use thiserror::Error;
+use crate::error::Error;
 
 /// Validated limits. Build with [`Limits::builder`]; [`Limits::default`]
-/// gives the documented defaults.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// gives the documented defaults. Deserialising (from a host's config
+/// file) validates the same way: absent keys take the default, an
+/// out-of-range value or an unknown key is refused, so a `Limits` value is
+/// always within the documented ranges.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "LimitsDoc")]
 pub struct Limits {
     pub(crate) max_input_bytes: usize,
     pub(crate) max_policies: usize,
@@ -62,28 +66,6 @@ impl Default for Limits {
     }
 }
 
-/// A limit was set outside the range this library supports.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("limit `{name}` must be between {min} and {max}, got {value}")]
-pub struct LimitsError {
-    /// The limit's name.
-    pub name: &'static str,
-    /// The rejected value.
-    pub value: usize,
-    /// Smallest accepted value.
-    pub min: usize,
-    /// Largest accepted value.
-    pub max: usize,
-}
-
-impl LimitsError {
-    /// Stable code.
-    #[must_use]
-    pub const fn code(&self) -> &'static str {
-        "INVALID_CONFIG"
-    }
-}
-
 macro_rules! limit_fields {
     ($( $(#[$doc:meta])* $name:ident : $min:expr, $max:expr; )*) => {
         impl Limits {
@@ -95,14 +77,46 @@ macro_rules! limit_fields {
             /// Validate every limit and return the [`Limits`].
             ///
             /// # Errors
-            /// [`LimitsError`] naming the first limit outside its range.
-            pub fn build(self) -> Result<Limits, LimitsError> {
+            /// [`Error::Config`] (`INVALID_CONFIG`) naming the first limit
+            /// outside its range.
+            pub fn build(self) -> Result<Limits, Error> {
                 $(
                     if !($min..=$max).contains(&self.0.$name) {
-                        return Err(LimitsError { name: stringify!($name), value: self.0.$name, min: $min, max: $max });
+                        return Err(Error::Config {
+                            name: stringify!($name),
+                            value: self.0.$name as u64,
+                            min: $min as u64,
+                            max: $max as u64,
+                        });
                     }
                 )*
                 Ok(self.0)
+            }
+        }
+
+        /// The serialised form of [`Limits`]: every key optional (the
+        /// default when absent), unknown keys refused.
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct LimitsDoc {
+            $( #[serde(default)] $name: Option<usize>, )*
+        }
+
+        impl TryFrom<LimitsDoc> for Limits {
+            type Error = Error;
+            fn try_from(d: LimitsDoc) -> Result<Limits, Error> {
+                let mut b = Limits::builder();
+                $( if let Some(v) = d.$name { b = b.$name(v); } )*
+                b.build()
+            }
+        }
+
+        impl serde::Serialize for Limits {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct as _;
+                let mut st = s.serialize_struct("Limits", 13)?;
+                $( st.serialize_field(stringify!($name), &self.$name)?; )*
+                st.end()
             }
         }
     };
@@ -161,10 +175,40 @@ mod tests {
     #[test]
     fn out_of_range_names_the_limit() {
         let e = Limits::builder().max_depth(1).build().unwrap_err();
-        assert_eq!(e.name, "max_depth");
+        assert!(
+            matches!(
+                e,
+                Error::Config {
+                    name: "max_depth",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(al_types::ErrorCode::code(&e), "INVALID_CONFIG");
         assert_eq!(
             e.to_string(),
             "limit `max_depth` must be between 4 and 128, got 1"
         );
+    }
+
+    #[test]
+    fn deserialising_validates() {
+        let l: Limits = serde_json::from_str(r#"{"max_depth": 16}"#).unwrap();
+        assert_eq!(l.max_depth(), 16);
+        assert_eq!(l.max_policies(), Limits::default().max_policies());
+        let back: Limits = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+        assert_eq!(back, l);
+        for bad in [
+            r#"{"max_depth": 0}"#,
+            r#"{"max_regex_bytes": 1}"#,
+            r#"{"max_dept": 16}"#,
+            r#"{"max_depth": -1}"#,
+        ] {
+            let e = serde_json::from_str::<Limits>(bad).unwrap_err();
+            assert!(!e.to_string().is_empty(), "{bad}");
+        }
+        let e = serde_json::from_str::<Limits>(r#"{"max_depth": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("max_depth"), "{e}");
     }
 }

@@ -10,7 +10,8 @@
 //! | `TAMPERED` | the content does not match the recorded `digest` |
 //!
 //! Pairwise checks run within groups of policies that share a pattern; a
-//! group larger than [`MAX_PAIRWISE_GROUP`] is not checked pairwise.
+//! group of more than 2 000 policies is not checked pairwise (it would cost
+//! quadratic time).
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -22,13 +23,13 @@ use crate::manifest::fact_kind;
 use crate::model::{Builtin, Condition, Effect, FactKind, Field, Operator, Pattern, PolicySpec};
 
 /// Largest group of same-pattern policies checked pairwise.
-pub const MAX_PAIRWISE_GROUP: usize = 2000;
+const MAX_PAIRWISE_GROUP: usize = 2000;
 
 /// Lint a manifest. Warnings come sorted by location, then policy.
 #[must_use]
 pub fn lint(manifest: &Manifest) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (i, p) in manifest.policies.iter().enumerate() {
+    for (i, p) in manifest.policies().iter().enumerate() {
         let span = manifest.span(i);
         let path = format!("policies[{i}]");
         let warn = |code, sub: &str, loc, msg: String| {
@@ -124,14 +125,26 @@ fn never_holds(c: &Condition) -> Option<String> {
         _ => {}
     }
     let range = match c.field {
-        Field::Builtin(Builtin::TimeHour) => Some((0, 23)),
+        Field::Builtin(Builtin::TimeHour) => Some((0i32, 23i32)),
         Field::Builtin(Builtin::TimeWeekday) => Some((1, 7)),
         _ => None,
     };
-    if let (Some((lo, hi)), Operator::Eq, Some(Value::Number(n))) = (range, op, v)
-        && n.as_i64().is_none_or(|x| x < lo || x > hi)
-    {
-        return Some(format!("`{}` is between {lo} and {hi}", c.field));
+    if let (Some((lo, hi)), Some(Value::Number(n))) = (range, v) {
+        let x = n.as_f64().unwrap_or(f64::NAN);
+        let (lo_f, hi_f) = (f64::from(lo), f64::from(hi));
+        let never = match op {
+            Operator::Eq => n
+                .as_i64()
+                .is_none_or(|x| x < i64::from(lo) || x > i64::from(hi)),
+            Operator::Gt => x >= hi_f,
+            Operator::Gte => x > hi_f,
+            Operator::Lt => x <= lo_f,
+            Operator::Lte => x < lo_f,
+            _ => false,
+        };
+        if never {
+            return Some(format!("`{}` is between {lo} and {hi}", c.field));
+        }
     }
     if op == Operator::In && matches!(v, Some(Value::Array(a)) if a.is_empty()) {
         return Some("the `in` list is empty".into());
@@ -166,7 +179,7 @@ fn overlaps(q: &PolicySpec, p: &PolicySpec) -> bool {
 
 fn pairwise(m: &Manifest, out: &mut Vec<Diagnostic>) {
     let mut groups: FxHashMap<&Pattern, Vec<usize>> = FxHashMap::default();
-    for (i, p) in m.policies.iter().enumerate() {
+    for (i, p) in m.policies().iter().enumerate() {
         if p.enabled {
             groups.entry(&p.action_type).or_default().push(i);
         }
@@ -186,7 +199,7 @@ fn pairwise(m: &Manifest, out: &mut Vec<Diagnostic>) {
             .map(|(pi, _)| *pi)
             .collect();
         for &(pi, shadow) in &shadows {
-            let Some(p) = m.policies.get(pi) else {
+            let Some(p) = m.policies().get(pi) else {
                 continue;
             };
             let span = m.span(pi);
@@ -206,7 +219,7 @@ fn pairwise(m: &Manifest, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             for &qi in &idx {
-                let Some(q) = m.policies.get(qi) else {
+                let Some(q) = m.policies().get(qi) else {
                     continue;
                 };
                 let live = !shadowed.contains(&pi) && !shadowed.contains(&qi);
@@ -236,9 +249,9 @@ fn pairwise(m: &Manifest, out: &mut Vec<Diagnostic>) {
 
 /// The policy that makes `pi` never decide, if any.
 fn shadower<'m>(m: &'m Manifest, idx: &[usize], pi: usize) -> Option<&'m PolicySpec> {
-    let p = m.policies.get(pi)?;
+    let p = m.policies().get(pi)?;
     idx.iter().filter(|&&qi| qi != pi).find_map(|&qi| {
-        let q = m.policies.get(qi)?;
+        let q = m.policies().get(qi)?;
         let always = q.effect.always_applies(!q.conditions.is_empty());
         let stronger = q.effect.rank() > p.effect.rank()
             || (q.effect == p.effect && q.conditions == p.conditions && q.name < p.name);

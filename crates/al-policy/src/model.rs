@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// The effect of a policy when it decides an action (SPEC §3).
+/// The effect of a policy when it decides an action (see `docs/policy-manifest.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Effect {
     /// The action runs (if every condition holds; otherwise it is denied
@@ -72,7 +72,7 @@ impl Serialize for Effect {
     }
 }
 
-/// An action-type pattern (SPEC §3).
+/// An action-type pattern (see `docs/policy-manifest.md`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pattern {
     /// Matches exactly one action type, e.g. `db.migrate`.
@@ -130,7 +130,7 @@ impl Serialize for Pattern {
     }
 }
 
-/// Condition operators (SPEC §3).
+/// Condition operators (see `docs/policy-manifest.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[allow(missing_docs)]
 pub enum Operator {
@@ -222,7 +222,7 @@ impl Serialize for Operator {
     }
 }
 
-/// Facts the engine supplies about every action (SPEC §3).
+/// Facts the engine supplies about every action (see `docs/policy-manifest.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Builtin {
     /// `@agent.id`: the acting agent's id (string).
@@ -385,7 +385,7 @@ pub struct Approval {
     pub escalate_after_secs: Option<u64>,
 }
 
-/// Default approval timeout: 8 hours (SPEC §3).
+/// Default approval timeout: 8 hours (see `docs/policy-manifest.md`).
 pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 8 * 3600;
 
 impl Default for Approval {
@@ -428,7 +428,7 @@ pub struct PolicySpec {
     /// Server-side creation time (RFC 3339).
     pub created_at: Option<String>,
     /// Recorded digest of the content; checked at compile time.
-    pub digest: Option<crate::Digest>,
+    pub digest: Option<al_types::Digest>,
 }
 
 impl PolicySpec {

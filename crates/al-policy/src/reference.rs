@@ -1,4 +1,5 @@
-//! A deliberately naive reference evaluator, for differential testing.
+//! A deliberately naive reference evaluator, for differential testing
+//! (behind the `testing` feature).
 //!
 //! It scans every policy, recomputes every digest, re-reads every field as
 //! an owned JSON value and compiles every regex on each call. It shares no
@@ -39,7 +40,7 @@ enum T {
 pub fn evaluate(manifest: &Manifest, req: &ActionRequest, agent: &Agent<'_>) -> RefDecision {
     // (specificity, agent-limited, tampered, policy)
     let mut cands: Vec<(u32, bool, bool, &PolicySpec)> = Vec::new();
-    for p in &manifest.policies {
+    for p in manifest.policies() {
         let tampered = p.digest.is_some_and(|d| d != policy_digest(p));
         if !p.enabled && !tampered {
             continue;
@@ -188,7 +189,66 @@ fn num_cmp(a: &serde_json::Number, b: &serde_json::Number) -> Option<Ordering> {
     };
     match (int(a), int(b)) {
         (Some(x), Some(y)) => Some(x.cmp(&y)),
-        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        (Some(x), None) => int_vs_float(x, b.as_f64()?),
+        (None, Some(y)) => int_vs_float(y, a.as_f64()?).map(Ordering::reverse),
+        (None, None) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+/// Exact: the integer against the double's floor (saturating), then the
+/// fraction decides.
+fn int_vs_float(i: i128, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let floor = f.floor() as i128;
+    Some(match i.cmp(&floor) {
+        Ordering::Equal if f.fract() != 0.0 => Ordering::Less,
+        o => o,
+    })
+}
+
+/// Equality of two JSON values: `None` (unknown) when a type differs
+/// anywhere, even deep inside containers.
+fn json_eq(a: &Value, e: &Value) -> Option<bool> {
+    match (a, e) {
+        (Value::String(x), Value::String(y)) => Some(x == y),
+        (Value::Number(x), Value::Number(y)) => Some(num_cmp(x, y) == Some(Ordering::Equal)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+        (Value::Null, Value::Null) => Some(true),
+        (Value::Array(x), Value::Array(y)) => {
+            let rs: Vec<Option<bool>> = x.iter().zip(y).map(|(p, q)| json_eq(p, q)).collect();
+            if rs.contains(&None) {
+                None
+            } else {
+                Some(x.len() == y.len() && rs.iter().all(|r| *r == Some(true)))
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let rs: Vec<Option<bool>> = x
+                .iter()
+                .filter_map(|(k, p)| y.get(k).map(|q| json_eq(p, q)))
+                .collect();
+            if rs.contains(&None) {
+                None
+            } else {
+                let same_keys = x.len() == y.len() && x.keys().all(|k| y.contains_key(k));
+                Some(same_keys && rs.iter().all(|r| *r == Some(true)))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Three-valued OR of equality results.
+fn any(rs: &[Option<bool>]) -> Option<bool> {
+    if rs.contains(&Some(true)) {
+        Some(true)
+    } else if rs.contains(&None) {
+        None
+    } else {
+        Some(false)
     }
 }
 
@@ -213,14 +273,7 @@ fn eq(field: &Field, a: &Value, e: &Value) -> Option<bool> {
         }
         return Some(all_in && distinct.len() == list.len());
     }
-    match (a, e) {
-        (Value::String(x), Value::String(y)) => Some(x == y),
-        (Value::Number(x), Value::Number(y)) => Some(num_cmp(x, y) == Some(Ordering::Equal)),
-        (Value::Bool(x), Value::Bool(y)) => Some(x == y),
-        (Value::Null, Value::Null) => Some(true),
-        (Value::Array(_) | Value::Object(_), Value::Array(_) | Value::Object(_)) => Some(a == e),
-        _ => None,
-    }
+    json_eq(a, e)
 }
 
 fn t(b: bool) -> T {
@@ -272,14 +325,7 @@ fn cond(c: &Condition, req: &ActionRequest, agent: &Agent<'_>) -> T {
                 });
             }
             let results: Vec<Option<bool>> = list.iter().map(|x| eq(&c.field, &a, x)).collect();
-            let r = if results.contains(&Some(true)) {
-                Some(true)
-            } else if results.contains(&Some(false)) || list.is_empty() {
-                Some(false)
-            } else {
-                None
-            };
-            opt(r.map(|b| if c.operator == Operator::In { b } else { !b }))
+            opt(any(&results).map(|b| if c.operator == Operator::In { b } else { !b }))
         }
         Operator::Contains => match (&a, e) {
             _ if sens => T::Unknown,
@@ -294,13 +340,7 @@ fn cond(c: &Condition, req: &ActionRequest, agent: &Agent<'_>) -> T {
             }
             (Value::Array(items), _) => {
                 let rs: Vec<Option<bool>> = items.iter().map(|x| eq(&c.field, x, e)).collect();
-                if rs.contains(&Some(true)) {
-                    T::True
-                } else if rs.contains(&Some(false)) || items.is_empty() {
-                    T::False
-                } else {
-                    T::Unknown
-                }
+                opt(any(&rs))
             }
             _ => T::Unknown,
         },

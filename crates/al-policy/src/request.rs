@@ -1,101 +1,14 @@
-//! Action requests: the body of `POST /actions` (SPEC §2).
+//! Action requests: the body of `POST /actions` (see the crate docs and
+//! `docs/policy-manifest.md`, "Action requests").
 
-use std::fmt;
-
+use al_types::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::Error;
 use crate::limits::Limits;
 use crate::manifest::check_action_type;
 use crate::model::Sensitivity;
-
-/// A point in time, in milliseconds since the Unix epoch, UTC.
-///
-/// Always supplied by the caller: this crate never reads a clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(i64);
-
-/// Earliest accepted timestamp: 0001-01-01T00:00:00Z.
-const MIN_MILLIS: i64 = -62_135_596_800_000;
-/// Latest accepted timestamp: 9999-12-31T23:59:59.999Z.
-const MAX_MILLIS: i64 = 253_402_300_799_999;
-
-impl Timestamp {
-    /// From milliseconds since the epoch; `None` outside years 1–9999.
-    #[must_use]
-    pub fn from_unix_millis(ms: i64) -> Option<Timestamp> {
-        (MIN_MILLIS..=MAX_MILLIS)
-            .contains(&ms)
-            .then_some(Timestamp(ms))
-    }
-
-    /// From whole seconds since the epoch; `None` outside years 1–9999.
-    #[must_use]
-    pub fn from_unix_seconds(s: i64) -> Option<Timestamp> {
-        s.checked_mul(1000).and_then(Timestamp::from_unix_millis)
-    }
-
-    /// Milliseconds since the epoch.
-    #[must_use]
-    pub const fn unix_millis(self) -> i64 {
-        self.0
-    }
-
-    /// Parse RFC 3339 (`2026-11-28T12:00:00Z`, offsets allowed; stored as UTC).
-    ///
-    /// # Errors
-    /// A message saying what is wrong.
-    pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
-        let dt = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| {
-            format!(
-                "`{}` is not an RFC 3339 timestamp: {e}",
-                crate::manifest::truncate(s)
-            )
-        })?;
-        Timestamp::from_unix_millis(dt.timestamp_millis())
-            .ok_or_else(|| "timestamp is out of range".to_owned())
-    }
-
-    /// Hour of day, UTC, `0..=23`.
-    #[must_use]
-    pub fn hour(self) -> u8 {
-        let secs_of_day = self.0.div_euclid(1000).rem_euclid(86_400);
-        u8::try_from(secs_of_day / 3600).unwrap_or(0)
-    }
-
-    /// ISO 8601 weekday, UTC: Monday = 1 … Sunday = 7.
-    #[must_use]
-    pub fn weekday(self) -> u8 {
-        let days = self.0.div_euclid(86_400_000);
-        // 1970-01-01 was a Thursday (4).
-        u8::try_from((days + 3).rem_euclid(7) + 1).unwrap_or(1)
-    }
-
-    /// RFC 3339 in UTC with millisecond precision when needed
-    /// (`2026-11-28T12:00:00Z`, `2026-11-28T12:00:00.250Z`).
-    #[must_use]
-    pub fn to_rfc3339(self) -> String {
-        let secs = self.0.div_euclid(1000);
-        let ms = u32::try_from(self.0.rem_euclid(1000)).unwrap_or(0);
-        match chrono::DateTime::from_timestamp(secs, ms * 1_000_000) {
-            Some(dt) if ms == 0 => dt.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            None => String::from("invalid"),
-        }
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
 
 /// One item of `data_accessed`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -109,31 +22,6 @@ pub struct DataAccess {
     /// `@data.max_sensitivity` unknown unless another item declares one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sensitivity: Option<Sensitivity>,
-}
-
-/// A request was malformed: `400 INVALID_REQUEST`, naming the field.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid `{field}`: {message}")]
-pub struct RequestError {
-    /// The offending field, e.g. `data_accessed[2].sensitivity`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl RequestError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        RequestError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// Stable code: `INVALID_REQUEST`.
-    #[must_use]
-    pub const fn code(&self) -> &'static str {
-        "INVALID_REQUEST"
-    }
 }
 
 /// Facts derived once from `data_accessed` so evaluation does not rescan.
@@ -161,19 +49,19 @@ impl ActionRequest {
     /// Build a request from parts, validating the action type and limits.
     ///
     /// # Errors
-    /// [`RequestError`] naming the field.
+    /// [`Error::Request`] (`INVALID_REQUEST`) naming the field.
     pub fn new(
         action_type: impl Into<String>,
         timestamp: Timestamp,
         data_accessed: Vec<DataAccess>,
         metadata: Map<String, Value>,
         limits: &Limits,
-    ) -> Result<ActionRequest, RequestError> {
+    ) -> Result<ActionRequest, Error> {
         let action_type = action_type.into();
         check_action_type(&action_type, limits.max_pattern_len)
-            .map_err(|m| RequestError::new("action_type", m))?;
+            .map_err(|e| Error::request("action_type", e.to_string()))?;
         if data_accessed.len() > limits.max_data_accessed {
-            return Err(RequestError::new(
+            return Err(Error::request(
                 "data_accessed",
                 format!(
                     "{} items, over the limit of {} (`max_data_accessed`)",
@@ -184,20 +72,15 @@ impl ActionRequest {
         }
         for (i, d) in data_accessed.iter().enumerate() {
             if d.data_type.is_empty() || d.data_type.len() > limits.max_name_len {
-                return Err(RequestError::new(
+                return Err(Error::request(
                     format!("data_accessed[{i}].type"),
                     format!("must be 1 to {} bytes long", limits.max_name_len),
                 ));
             }
         }
         // The metadata object is level 1; its values nest below it.
-        let depth = metadata
-            .values()
-            .map(|v| json_depth(v, 1))
-            .max()
-            .unwrap_or(1);
-        if depth > limits.max_depth {
-            return Err(RequestError::new(
+        if al_types::json::depth(&Value::Object(metadata.clone())) > limits.max_depth {
+            return Err(Error::request(
                 "metadata",
                 format!(
                     "nested deeper than {} levels (`max_depth`)",
@@ -229,36 +112,27 @@ impl ActionRequest {
     /// keys are ignored (they cannot widen what is allowed: conditions only
     /// read `metadata` and the built-in facts).
     ///
+    /// The body is read strictly (`al_types::json`): a key repeated at any
+    /// depth, nesting deeper than `max_depth` below the body, more than
+    /// `max_request_bytes`, or anything but one JSON object is refused with
+    /// the line and column, and the key when one is repeated.
+    ///
     /// # Errors
-    /// [`RequestError`] naming the field; nothing is recorded.
-    pub fn from_json(
-        body: &str,
-        now: Timestamp,
-        limits: &Limits,
-    ) -> Result<ActionRequest, RequestError> {
-        if body.len() > limits.max_request_bytes {
-            return Err(RequestError::new(
-                "body",
-                format!(
-                    "{} bytes, over the limit of {} (`max_request_bytes`)",
-                    body.len(),
-                    limits.max_request_bytes
-                ),
-            ));
-        }
-        let v: Value = serde_json::from_str(body).map_err(|e| {
-            RequestError::new(
-                "body",
-                format!(
-                    "not valid JSON at line {} column {}: {}",
-                    e.line(),
-                    e.column(),
-                    {
-                        let m = e.to_string();
-                        m.split(" at line ").next().unwrap_or("").to_owned()
-                    }
-                ),
-            )
+    /// [`Error::Request`] naming the field (`body` for the JSON rules, with
+    /// the location and the reader's error as its source); nothing is
+    /// recorded.
+    pub fn from_json(body: &str, now: Timestamp, limits: &Limits) -> Result<ActionRequest, Error> {
+        // The body is level 1 and `metadata` level 2: metadata may nest
+        // `max_depth` levels below the body.
+        let json_limits = al_types::json::Limits {
+            max_depth: limits.max_depth + 1,
+            max_bytes: limits.max_request_bytes,
+        };
+        let v = al_types::json::parse(body, &json_limits).map_err(|e| Error::Request {
+            field: "body".to_owned(),
+            message: e.message.clone(),
+            location: Some(e.location),
+            source: Some(e),
         })?;
         ActionRequest::from_value(&v, now, limits)
     }
@@ -266,32 +140,31 @@ impl ActionRequest {
     /// As [`ActionRequest::from_json`], from a parsed JSON value.
     ///
     /// # Errors
-    /// [`RequestError`] naming the field.
-    pub fn from_value(
-        v: &Value,
-        now: Timestamp,
-        limits: &Limits,
-    ) -> Result<ActionRequest, RequestError> {
+    /// [`Error::Request`] naming the field.
+    pub fn from_value(v: &Value, now: Timestamp, limits: &Limits) -> Result<ActionRequest, Error> {
         let Value::Object(o) = v else {
-            return Err(RequestError::new("body", "must be a JSON object"));
+            return Err(Error::request("body", "must be a JSON object"));
         };
         let action_type = match o.get("action_type") {
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(RequestError::new("action_type", "must be a string")),
-            None => return Err(RequestError::new("action_type", "is required")),
+            Some(_) => return Err(Error::request("action_type", "must be a string")),
+            None => return Err(Error::request("action_type", "is required")),
         };
         let timestamp = match o.get("timestamp") {
             None | Some(Value::Null) => now,
-            Some(Value::String(s)) => {
-                Timestamp::parse_rfc3339(s).map_err(|m| RequestError::new("timestamp", m))?
-            }
-            Some(_) => return Err(RequestError::new("timestamp", "must be an RFC 3339 string")),
+            Some(Value::String(s)) => Timestamp::parse_rfc3339(s).map_err(|e| Error::Request {
+                field: "timestamp".to_owned(),
+                message: e.to_string(),
+                location: None,
+                source: None,
+            })?,
+            Some(_) => return Err(Error::request("timestamp", "must be an RFC 3339 string")),
         };
         let data_accessed = match o.get("data_accessed") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => {
                 if items.len() > limits.max_data_accessed {
-                    return Err(RequestError::new(
+                    return Err(Error::request(
                         "data_accessed",
                         format!(
                             "{} items, over the limit of {} (`max_data_accessed`)",
@@ -306,12 +179,12 @@ impl ActionRequest {
                     .map(|(i, it)| data_item(i, it))
                     .collect::<Result<Vec<_>, _>>()?
             }
-            Some(_) => return Err(RequestError::new("data_accessed", "must be an array")),
+            Some(_) => return Err(Error::request("data_accessed", "must be an array")),
         };
         let metadata = match o.get("metadata") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err(RequestError::new("metadata", "must be an object")),
+            Some(_) => return Err(Error::request("metadata", "must be an object")),
         };
         ActionRequest::new(action_type, timestamp, data_accessed, metadata, limits)
     }
@@ -340,7 +213,7 @@ impl ActionRequest {
         &self.metadata
     }
 
-    /// The request as JSON in the wire shape of SPEC §2.
+    /// The request as JSON, in the wire shape `from_json` reads.
     #[must_use]
     pub fn to_json(&self) -> Value {
         serde_json::json!({
@@ -352,9 +225,9 @@ impl ActionRequest {
     }
 }
 
-fn data_item(i: usize, it: &Value) -> Result<DataAccess, RequestError> {
+fn data_item(i: usize, it: &Value) -> Result<DataAccess, Error> {
     let Value::Object(o) = it else {
-        return Err(RequestError::new(
+        return Err(Error::request(
             format!("data_accessed[{i}]"),
             "must be an object",
         ));
@@ -362,13 +235,13 @@ fn data_item(i: usize, it: &Value) -> Result<DataAccess, RequestError> {
     let data_type = match o.get("type") {
         Some(Value::String(s)) => s.clone(),
         Some(_) => {
-            return Err(RequestError::new(
+            return Err(Error::request(
                 format!("data_accessed[{i}].type"),
                 "must be a string",
             ));
         }
         None => {
-            return Err(RequestError::new(
+            return Err(Error::request(
                 format!("data_accessed[{i}].type"),
                 "is required",
             ));
@@ -377,13 +250,13 @@ fn data_item(i: usize, it: &Value) -> Result<DataAccess, RequestError> {
     let count = match o.get("count") {
         None | Some(Value::Null) => 1,
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            RequestError::new(
+            Error::request(
                 format!("data_accessed[{i}].count"),
                 "must be a non-negative integer",
             )
         })?,
         Some(_) => {
-            return Err(RequestError::new(
+            return Err(Error::request(
                 format!("data_accessed[{i}].count"),
                 "must be a non-negative integer",
             ));
@@ -392,7 +265,7 @@ fn data_item(i: usize, it: &Value) -> Result<DataAccess, RequestError> {
     let sensitivity = match o.get("sensitivity") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(Sensitivity::parse(s).ok_or_else(|| {
-            RequestError::new(
+            Error::request(
                 format!("data_accessed[{i}].sensitivity"),
                 format!(
                     "`{}` is not one of `public`, `low`, `medium`, `high`, `critical`",
@@ -401,7 +274,7 @@ fn data_item(i: usize, it: &Value) -> Result<DataAccess, RequestError> {
             )
         })?),
         Some(_) => {
-            return Err(RequestError::new(
+            return Err(Error::request(
                 format!("data_accessed[{i}].sensitivity"),
                 "must be a string",
             ));
@@ -414,40 +287,13 @@ fn data_item(i: usize, it: &Value) -> Result<DataAccess, RequestError> {
     })
 }
 
-fn json_depth(v: &Value, d: usize) -> usize {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| json_depth(x, d + 1))
-            .max()
-            .unwrap_or(d + 1),
-        Value::Object(o) => o
-            .values()
-            .map(|x| json_depth(x, d + 1))
-            .max()
-            .unwrap_or(d + 1),
-        _ => d,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use al_types::ErrorCode as _;
 
     fn now() -> Timestamp {
         Timestamp::from_unix_seconds(0).unwrap()
-    }
-
-    #[test]
-    fn weekday_and_hour_are_utc() {
-        // 2026-11-28 is a Saturday.
-        let t = Timestamp::parse_rfc3339("2026-11-28T23:30:00+01:00").unwrap();
-        assert_eq!(t.hour(), 22);
-        assert_eq!(t.weekday(), 6);
-        assert_eq!(t.to_rfc3339(), "2026-11-28T22:30:00Z");
-        let t = Timestamp::parse_rfc3339("1969-12-31T23:59:59.5Z").unwrap();
-        assert_eq!((t.hour(), t.weekday()), (23, 3));
-        assert_eq!(t.to_rfc3339(), "1969-12-31T23:59:59.500Z");
     }
 
     #[test]
@@ -478,7 +324,10 @@ mod tests {
         ];
         for (body, field) in cases {
             let e = ActionRequest::from_json(body, now(), &l).unwrap_err();
-            assert_eq!(e.field, field, "{body}: {e}");
+            let Error::Request { field: got, .. } = &e else {
+                panic!("{e:?}")
+            };
+            assert_eq!(got, field, "{body}: {e}");
             assert_eq!(e.code(), "INVALID_REQUEST");
         }
     }
@@ -501,6 +350,69 @@ mod tests {
         let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
         let body = format!(r#"{{"action_type": "a", "metadata": {{"x": {deep}}}}}"#);
         let e = ActionRequest::from_json(&body, now(), &Limits::default()).unwrap_err();
-        assert_eq!(e.field, "metadata");
+        assert!(
+            matches!(&e, Error::Request { field, location: Some(_), .. } if field == "body"),
+            "{e:?}"
+        );
+        // Built from parts, the metadata itself is checked.
+        let v: Value = serde_json::from_str(&deep).unwrap();
+        let mut m = Map::new();
+        m.insert("x".into(), v);
+        let e = ActionRequest::new("a", now(), Vec::new(), m, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(&e, Error::Request { field, .. } if field == "metadata"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        for (body, key, line, column) in [
+            (
+                r#"{"action_type":"a","action_type":"b"}"#,
+                "action_type",
+                1,
+                32,
+            ),
+            (
+                "{\"action_type\": \"a\",\n \"metadata\": {\"x\": {\"env\": 1, \"env\": 2}}}",
+                "env",
+                2,
+                35,
+            ),
+            (
+                r#"{"action_type":"a","data_accessed":[{"type":"x","count":1,"count":9}]}"#,
+                "count",
+                1,
+                65,
+            ),
+            (
+                r#"{"action_type":"a","metadata":{"a\"b":1,"a\"b":2}}"#,
+                "a\"b",
+                1,
+                46,
+            ),
+        ] {
+            let e = ActionRequest::from_json(body, now(), &Limits::default()).unwrap_err();
+            let Error::Request {
+                field,
+                location: Some(loc),
+                source: Some(src),
+                ..
+            } = &e
+            else {
+                panic!("{body}: {e:?}")
+            };
+            assert_eq!(field, "body");
+            assert_eq!(src.code(), "DUPLICATE_KEY");
+            assert_eq!(
+                src.kind,
+                al_types::json::ErrorKind::DuplicateKey { key: key.into() }
+            );
+            // The reader points at the end of the repeated key.
+            assert_eq!((loc.line, loc.column), (line, column), "{body}");
+            assert!(e.to_string().contains(key), "{e}");
+            assert_eq!(e.code(), "INVALID_REQUEST");
+        }
     }
 }

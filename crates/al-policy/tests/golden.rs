@@ -227,7 +227,7 @@ fn policy_digest_vectors() {
     let bless = std::env::var("AL_BLESS").is_ok();
     for v in &mut vectors {
         let m = Manifest::parse_auto(v["manifest"].as_str().unwrap()).unwrap();
-        let p = &m.policies[0];
+        let p = &m.policies()[0];
         let canonical = al_policy::canonical_policy_json(p);
         let digest = al_policy::policy_digest(p).to_string();
         let set = PolicySet::compile(&m).digest().to_string();

@@ -15,7 +15,7 @@ policies:
 "#;
 
 fn code(text: &str, f: Format) -> Code {
-    Manifest::parse(text, f).unwrap_err().code()
+    Manifest::parse(text, f).unwrap_err().kind()
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn every_truncation_of_a_manifest_is_handled() {
             if let Some(prefix) = text.get(..cut) {
                 // Never panics; errors carry a location when they come from the parser.
                 if let Err(e) = Manifest::parse(prefix, f) {
-                    assert!(!e.errors.is_empty());
+                    assert!(!e.diagnostics().is_empty());
                 }
             }
         }
@@ -71,16 +71,16 @@ fn malformed_documents_have_located_errors() {
         ),
     ] {
         let e = Manifest::parse(text, f).unwrap_err();
-        assert_eq!(e.code(), want, "{text:?}: {e}");
+        assert_eq!(e.kind(), want, "{text:?}: {e}");
         if !text.is_empty() {
             assert!(
-                e.errors[0].location.is_some() || e.code() == Code::ValueType,
+                e.diagnostics()[0].location.is_some() || e.kind() == Code::ValueType,
                 "{text:?}: {e}"
             );
         }
     }
     let e = Manifest::parse("{\"version\": 1,\n \"policies\": [\n  {\"name\": \"x\", \"action_type\": \"a\", \"effect\": \"allow\", \"efect\": 1}]}", Format::Json).unwrap_err();
-    assert_eq!(e.errors[0].location.unwrap().line, 3);
+    assert_eq!(e.diagnostics()[0].location.unwrap().line, 3);
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn huge_inputs_hit_limits_not_memory() {
     assert_eq!(
         Manifest::parse_with(&text, Format::Yaml, &limits)
             .unwrap_err()
-            .code(),
+            .kind(),
         Code::LimitExceeded
     );
     let long = "x".repeat(5000);
@@ -154,6 +154,12 @@ fn alias_bomb_is_rejected() {
 
 #[test]
 fn hostile_requests_are_typed_errors() {
+    fn field(e: al_policy::Error) -> String {
+        match e {
+            al_policy::Error::Request { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
     let l = Limits::default();
     let now = Timestamp::from_unix_seconds(0).unwrap();
     let big = format!(
@@ -161,7 +167,7 @@ fn hostile_requests_are_typed_errors() {
         "y".repeat(2 << 20)
     );
     assert_eq!(
-        ActionRequest::from_json(&big, now, &l).unwrap_err().field,
+        field(ActionRequest::from_json(&big, now, &l).unwrap_err()),
         "body"
     );
     let deep = format!(
@@ -172,19 +178,18 @@ fn hostile_requests_are_typed_errors() {
     assert!(ActionRequest::from_json(&deep, now, &l).is_err());
     let long_type = format!("{{\"action_type\":\"{}\"}}", "a".repeat(200));
     assert_eq!(
-        ActionRequest::from_json(&long_type, now, &l)
-            .unwrap_err()
-            .field,
+        field(ActionRequest::from_json(&long_type, now, &l).unwrap_err()),
         "action_type"
     );
     assert_eq!(
-        ActionRequest::from_json(
-            "{\"action_type\":\"a\",\"timestamp\":\"99999-01-01T00:00:00Z\"}",
-            now,
-            &l
-        )
-        .unwrap_err()
-        .field,
+        field(
+            ActionRequest::from_json(
+                "{\"action_type\":\"a\",\"timestamp\":\"99999-01-01T00:00:00Z\"}",
+                now,
+                &l
+            )
+            .unwrap_err()
+        ),
         "timestamp"
     );
 }

@@ -11,6 +11,7 @@ mod golden;
 mod hostile;
 mod lint;
 mod props;
+mod scaling;
 mod seeds;
 
 use std::path::PathBuf;

@@ -133,7 +133,7 @@ fn manifest_of(sizes: std::ops::Range<usize>) -> impl Strategy<Value = Manifest>
     sizes
         .prop_flat_map(|n| (0..n).map(policy).collect::<Vec<_>>())
         .prop_filter_map("invalid combination", |ps| {
-            Manifest::new(ps).validate(&Limits::default()).ok()
+            Manifest::from_policies(ps, &Limits::default()).ok()
         })
 }
 
@@ -218,7 +218,10 @@ proptest! {
         prop_assert_eq!(from_yaml.to_yaml(opts).unwrap(), yaml.clone());
         prop_assert_eq!(from_json.to_json(opts).unwrap(), json);
         prop_assert_eq!(&from_yaml, &from_json);
-        let untampered = |m: &Manifest| { let mut m = m.clone(); for p in &mut m.policies { p.digest = None; } m };
+        let untampered = |m: &Manifest| {
+            let ps = m.clone().into_policies().into_iter().map(|mut p| { p.digest = None; p }).collect();
+            Manifest::from_policies(ps, &Limits::default()).unwrap()
+        };
         prop_assert_eq!(PolicySet::compile(&from_yaml).digest(), PolicySet::compile(&untampered(&m)).digest());
         prop_assert_eq!(PolicySet::compile(&from_json).digest(), PolicySet::compile(&from_yaml).digest());
         prop_assert!(diff(&m, &from_yaml).modified.is_empty());
@@ -232,18 +235,19 @@ proptest! {
     fn diff_with_itself_is_all_unchanged(m in manifest()) {
         let d = diff(&m, &m);
         prop_assert!(d.added.is_empty() && d.removed.is_empty() && d.modified.is_empty());
-        prop_assert_eq!(d.unchanged.len(), m.policies.len());
+        prop_assert_eq!(d.unchanged.len(), m.len());
     }
 
     #[test]
     fn diff_reports_edits(m in manifest_of(1..12), new_effect in effect()) {
-        let mut n = m.clone();
-        let changed = n.policies[0].effect != new_effect;
-        n.policies[0].effect = new_effect;
-        let removed = n.policies.pop().unwrap().name;
+        let mut ps = m.clone().into_policies();
+        let changed = ps[0].effect != new_effect;
+        ps[0].effect = new_effect;
+        let removed = ps.pop().unwrap().name;
+        let n = Manifest::from_policies(ps, &Limits::default()).unwrap();
         let d = diff(&m, &n);
         prop_assert_eq!(d.removed, vec![removed.clone()]);
-        if changed && removed != m.policies[0].name {
+        if changed && removed != m.policies()[0].name {
             prop_assert_eq!(&d.modified[0].fields, &vec!["effect"]);
         }
     }
