@@ -115,15 +115,12 @@ impl Host {
     fn act(&mut self, agent: &str, body: Value, now: i64) -> Result<Outcome, UsageError> {
         let ts = Timestamp::from_unix_millis(now)
             .ok_or_else(|| UsageError("demo clock out of range".into()))?;
-        // The breaker's clock type (al-types); the same instant.
-        let bts = al_breaker::Timestamp::from_unix_millis(now)
-            .ok_or_else(|| UsageError("demo clock out of range".into()))?;
         let cfg = self.cfg.clone();
         let breaker = self
             .breakers
             .entry(agent.to_owned())
-            .or_insert_with(|| Breaker::new(bts));
-        let (adm, fx) = breaker.admit(&cfg, bts);
+            .or_insert_with(|| Breaker::new(ts));
+        let (adm, fx) = breaker.admit(&cfg, ts);
         self.record_effects(agent, now, &fx)?;
         let req = ActionRequest::from_value(&body, ts, &Limits::default())
             .map_err(|e| UsageError(e.to_string()))?;
@@ -185,8 +182,8 @@ impl Host {
             let breaker = self
                 .breakers
                 .entry(agent.to_owned())
-                .or_insert_with(|| Breaker::new(bts));
-            let fx = breaker.observe(&cfg, bts, &obs);
+                .or_insert_with(|| Breaker::new(ts));
+            let fx = breaker.observe(&cfg, ts, &obs);
             self.record_effects(agent, now, &fx)?;
         }
         Ok(Outcome::Decided {
