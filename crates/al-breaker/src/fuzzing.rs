@@ -1,4 +1,4 @@
-//! Test harnesses (feature `testing`, not part of the stable API): operation
+//! Test harnesses (feature `fuzzing`, not part of the stable API): operation
 //! sequences run against the breaker with every invariant checked after
 //! every step, shared by the model-based property test and the
 //! `breaker_ops` fuzz target; and config deserialisation for the

@@ -6,7 +6,7 @@ mod breaker;
 mod config;
 mod effects;
 mod error;
-#[cfg(feature = "testing")]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod stats;
 mod types;
