@@ -15,7 +15,7 @@ use crate::records::{
     ActionRecord, ActionStatus, ApprovalEvent, ApprovalRecord, BreakerRecord, DataItem,
     DenialReason, Record, SignalSeverity, TransitionReason, request_digest,
 };
-use crate::state::{ApprovalState, Org, Who, bt};
+use crate::state::{ApprovalState, Org, Who};
 use crate::wire::{ActionAnswer, ActionResult};
 
 /// One `POST /actions` call, as the host received it.
@@ -258,7 +258,7 @@ impl Engine {
         let mut halted = false;
         if !scope_denied {
             let mut b = a.breaker.clone();
-            match b.admit(&self.cfg.breaker, bt(at)).0 {
+            match b.admit(&self.cfg.breaker, at).0 {
                 Admission::Allow => {}
                 Admission::Throttled { retry_after_ms } => {
                     return Err(EngineError::RateLimited { retry_after_ms });

@@ -194,7 +194,7 @@ impl Engine {
         let a = o
             .agent(agent)
             .ok_or_else(|| EngineError::Internal("unknown agent index".into()))?;
-        let st = a.breaker.status(&self.cfg.breaker, crate::state::bt(now));
+        let st = a.breaker.status(&self.cfg.breaker, now);
         let (reason, signal) = match st.reason {
             Some(r) => {
                 let (r, s) = TransitionReason::split(r);
@@ -202,10 +202,7 @@ impl Engine {
             }
             None => (None, None),
         };
-        let since = i64::try_from(st.since_ms)
-            .ok()
-            .and_then(Timestamp::from_unix_millis)
-            .unwrap_or(a.created_at);
+        let since = st.since;
         Ok(AgentStatus {
             config_id: a.id.clone(),
             cb_state: st.state,
@@ -220,9 +217,7 @@ impl Engine {
 }
 
 fn calibration(a: &AgentState, e: &Engine, now: Timestamp) -> Calibration {
-    let p = a
-        .breaker
-        .calibration_percent(&e.cfg.breaker, crate::state::bt(now));
+    let p = a.breaker.calibration_percent(&e.cfg.breaker, now);
     Calibration {
         progress_percent: p,
         complete: a.breaker.state() != State::Calibrating && p == 100,

@@ -35,13 +35,9 @@ pub struct AuditQuery<'a> {
     pub cursor: Option<&'a str>,
 }
 
-fn ms(field: &str, v: Option<&str>) -> Result<Option<i64>, EngineError> {
-    v.map(|s| {
-        Timestamp::parse_rfc3339(s)
-            .map(Timestamp::unix_millis)
-            .map_err(|e| EngineError::invalid(field, e.to_string()))
-    })
-    .transpose()
+fn ms(field: &str, v: Option<&str>) -> Result<Option<Timestamp>, EngineError> {
+    v.map(|s| Timestamp::parse_rfc3339(s).map_err(|e| EngineError::invalid(field, e.to_string())))
+        .transpose()
 }
 
 impl Engine {
@@ -92,13 +88,15 @@ impl Engine {
             agent_id,
             status: q.status.map(str::to_owned),
             kind,
-            since_ms: ms("since", q.since)?,
-            until_ms: ms("until", q.until)?,
+            since: ms("since", q.since)?,
+            until: ms("until", q.until)?,
             limit,
             cursor: q.cursor.map(str::to_owned),
         };
         let page = org.log.query(&query).map_err(|e| match e {
-            al_audit_chain::QueryError::InvalidCursor(c) => EngineError::InvalidCursor(cut(&c)),
+            al_audit_chain::Error::InvalidCursor { cursor } => {
+                EngineError::InvalidCursor(cut(&cursor))
+            }
             other => EngineError::invalid("query", other.to_string()),
         })?;
         let events = page
@@ -120,7 +118,7 @@ impl Engine {
     pub fn verify_audit(&self, now: Timestamp, api_key: &str) -> Result<VerifyAnswer, EngineError> {
         let c = self.any_caller(api_key)?;
         let org = self.org(c.org)?;
-        let v = org.log.verify(None, now.unix_millis()).result;
+        let v = org.log.verify(None, now).result;
         Ok(VerifyAnswer {
             org_id: org.id.to_string(),
             chain_valid: v.chain_valid,
@@ -128,7 +126,7 @@ impl Engine {
             chain_hash: v.chain_hash.map(|h| h.to_string()),
             verified_from_checkpoint: v.verified_from_checkpoint,
             timestamp: now,
-            first_broken_at_row_id: v.first_broken_at_row_id,
+            first_broken_at_row_id: v.first_broken_at_row_id.map(|i| i.to_string()),
         })
     }
 
@@ -325,8 +323,7 @@ impl Org {
 
     /// One entry as `GET /audit` shows it.
     pub(crate) fn audit_event(&self, e: &Entry) -> Result<AuditEvent, EngineError> {
-        let created_at = Timestamp::from_unix_millis(e.timestamp_ms)
-            .ok_or_else(|| EngineError::Internal("entry time out of range".into()))?;
+        let created_at = e.timestamp;
         let s = |k: &str| e.fields.get(k).and_then(Value::as_str).map(str::to_owned);
         let meta = e.fields.get("metadata").and_then(Value::as_object);
         let ms = |k: &str| {
@@ -351,7 +348,7 @@ impl Org {
             .unwrap_or_default();
             (format!("{}.{event}", e.kind.as_str()), event, created_at)
         };
-        let row = e.row;
+        let row = e.row();
         Ok(AuditEvent {
             id: EntryId::from_row(row)
                 .map(|i| i.to_string())

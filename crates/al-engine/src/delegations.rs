@@ -12,7 +12,7 @@ use crate::engine::{Effects, Engine, derive_id};
 use crate::error::{EngineError, cut};
 use crate::keys::{Entropy, KeyKind, fingerprint};
 use crate::records::{DelegationEvent, DelegationRecord, Record, RevokeCause};
-use crate::state::{Org, Who, bt};
+use crate::state::{Org, Who};
 use crate::wire::{DelegationCreated, DelegationEntry, DelegationsResult, RevokeResult, Scope};
 
 /// Whether every action type `child` matches is matched by `parent`.
@@ -195,7 +195,7 @@ impl Engine {
         }
         // The caller's breaker admits the delegation, on a copy.
         let mut b = a.breaker.clone();
-        match b.admit(&cfg.breaker, bt(at)).0 {
+        match b.admit(&cfg.breaker, at).0 {
             Admission::Allow => {}
             Admission::Throttled { retry_after_ms } => {
                 return Err(EngineError::RateLimited { retry_after_ms });

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use al_audit_chain::NewEntry;
 use al_types::{Digest, EntryId, SeededMap, SeededState, Timestamp};
 
 use crate::config::EngineConfig;
@@ -228,18 +227,9 @@ impl Engine {
             .orgs
             .get_mut(org as usize)
             .ok_or_else(|| EngineError::Internal("unknown org index".into()))?;
-        let fields = rec
-            .to_fields()
-            .map_err(|e| EngineError::Internal(format!("record encoding: {e}")))?;
-        let entry = NewEntry {
-            kind: rec.kind(),
-            agent_id: agent_id.map(str::to_owned),
-            timestamp_ms: at.unix_millis(),
-            fields,
-        };
-        let sealed = match o
-            .log
-            .append(&entry)
+        // The typed path: the record is encoded straight to canonical bytes.
+        let sealed = match rec
+            .append_to(&mut o.log, agent_id, at)
             .map_err(|e| e.to_string())
             .and_then(|s| sealed_entry(&o.id, &s).ok_or_else(|| "row 0".to_owned()))
         {
@@ -524,7 +514,7 @@ impl Engine {
     /// `404 NOT_FOUND` for an unknown org.
     pub fn head(&self, org_id: &str) -> Result<(u64, Digest), EngineError> {
         let o = self.org(self.org_index(org_id)?)?;
-        Ok((o.log.len(), Digest(o.log.head_hash().0)))
+        Ok((o.log.len(), o.log.head_hash()))
     }
 }
 
@@ -532,9 +522,9 @@ fn sealed_entry(org: &Arc<str>, s: &al_audit_chain::Sealed<'_>) -> Option<Sealed
     Some(SealedEntry {
         org_id: Arc::clone(org),
         row: s.row,
-        id: EntryId::from_row(s.row)?,
-        prev_hash: Digest(s.prev_hash.0),
-        hash: Digest(s.hash.0),
+        id: s.id,
+        prev_hash: s.prev_hash,
+        hash: s.hash,
         bytes: s.bytes.to_vec(),
     })
 }

@@ -1,6 +1,6 @@
 //! Operator commands on an agent's breaker.
 
-use al_breaker::CommandError;
+use al_breaker::BreakerError;
 use al_types::{EntryId, Timestamp};
 
 use crate::action::breaker_record;
@@ -8,7 +8,6 @@ use crate::body::{Obj, check_name};
 use crate::engine::{Effects, Engine};
 use crate::error::EngineError;
 use crate::records::{BreakerCause, BreakerCommand, BreakerRecord, Record, RevokeCause};
-use crate::state::bt;
 use crate::wire::AgentStatus;
 
 impl Engine {
@@ -45,16 +44,15 @@ impl Engine {
             .ok_or_else(|| EngineError::Internal("unknown agent index".into()))?;
         // Try the command on a copy: `apply` runs it for real.
         let mut b = a.breaker.clone();
-        let t = bt(at);
         let res = match command {
-            BreakerCommand::Halt => b.halt(t),
-            BreakerCommand::Resume => b.resume(t),
-            BreakerCommand::Kill => b.kill(t),
-            BreakerCommand::Recalibrate => b.recalibrate(t),
-            BreakerCommand::CompleteCalibration => b.complete_calibration(t),
+            BreakerCommand::Halt => b.halt(at),
+            BreakerCommand::Resume => b.resume(at),
+            BreakerCommand::Kill => b.kill(at),
+            BreakerCommand::Recalibrate => b.recalibrate(at),
+            BreakerCommand::CompleteCalibration => b.complete_calibration(at),
         };
         let fx_b = res.map_err(|e| match e {
-            CommandError::InvalidState { command, state } => EngineError::InvalidState {
+            BreakerError::InvalidState { command, state } => EngineError::InvalidState {
                 agent_id: agent_id.to_owned(),
                 command,
                 state: state.as_str(),

@@ -334,6 +334,14 @@ impl OutcomeStatus {
             OutcomeStatus::Partial => "partial",
         }
     }
+
+    pub(crate) fn to_breaker(self) -> al_breaker::ActionOutcome {
+        match self {
+            OutcomeStatus::Success => al_breaker::ActionOutcome::Success,
+            OutcomeStatus::Failure => al_breaker::ActionOutcome::Failure,
+            OutcomeStatus::Partial => al_breaker::ActionOutcome::Partial,
+        }
+    }
 }
 
 /// `kind: outcome` — an outcome report. Header: the reporting agent (the
@@ -488,6 +496,8 @@ pub enum TransitionReason {
     OperatorKill,
     /// An operator restarted calibration.
     OperatorRecalibrate,
+    /// A reason this version of the engine has no name for (a newer breaker).
+    Other,
 }
 
 impl TransitionReason {
@@ -504,6 +514,7 @@ impl TransitionReason {
             R::OperatorResume => (TransitionReason::OperatorResume, None),
             R::OperatorKill => (TransitionReason::OperatorKill, None),
             R::OperatorRecalibrate => (TransitionReason::OperatorRecalibrate, None),
+            _ => (TransitionReason::Other, None),
         }
     }
 }
@@ -696,6 +707,29 @@ impl Record<'_> {
         }
     }
 
+    /// Append this record to `log` through the typed path (canonical bytes
+    /// straight from the struct, no intermediate JSON map).
+    ///
+    /// # Errors
+    /// The log's refusal (a record that breaks an entry rule); the log is unchanged.
+    pub fn append_to<'l>(
+        &self,
+        log: &'l mut al_audit_chain::AuditLog,
+        agent_id: Option<&str>,
+        at: Timestamp,
+    ) -> Result<al_audit_chain::Sealed<'l>, al_audit_chain::Error> {
+        let k = self.kind();
+        match self {
+            Record::Action(r) => log.append_record(k, agent_id, at, r),
+            Record::Approval(r) => log.append_record(k, agent_id, at, r),
+            Record::Outcome(r) => log.append_record(k, agent_id, at, r),
+            Record::Delegation(r) => log.append_record(k, agent_id, at, r),
+            Record::Breaker(r) => log.append_record(k, agent_id, at, r),
+            Record::PolicyChange(r) => log.append_record(k, agent_id, at, r),
+            Record::Key(r) => log.append_record(k, agent_id, at, r),
+        }
+    }
+
     /// Decode an entry's `fields` as the record of its kind.
     ///
     /// # Errors
@@ -844,6 +878,58 @@ mod tests {
         let mut loose = fields;
         loose.insert("requested_at".into(), "2026-11-28T13:00:00+01:00".into());
         assert!(Record::decode(Kind::Action, loose).is_err());
+    }
+
+    #[test]
+    fn typed_append_gives_the_bytes_of_the_map_path() {
+        let meta: Map<String, Value> =
+            serde_json::from_str(r#"{"n": -3, "f": 1.5, "s": "x", "deep": {"b": [1, null]}}"#)
+                .unwrap();
+        let recs = [
+            Record::Action(ActionRecord {
+                action_type: "a.b".into(),
+                status: ActionStatus::Executed,
+                denial_reason: None,
+                requested_at: ts("2026-11-28T12:00:00.250Z"),
+                data_accessed: Cow::Owned(vec![]),
+                metadata: Cow::Borrowed(&meta),
+                event_id: Some("e".into()),
+                delegation_id: None,
+                policy_id: None,
+                policy_name: None,
+                policy_version: Some(3),
+                policy_digest: Some(Digest::of(b"x")),
+                decided_as: None,
+                conditions_evaluated: Cow::Owned(vec![]),
+            }),
+            Record::Key(KeyRecord {
+                event: KeyEvent::OrgCreated,
+                key_kind: KeyKind::Service,
+                key_hash: Some(Digest::of(b"k")),
+                revoked_key_hash: None,
+                org_id: Some("acme".into()),
+                name: None,
+                description: None,
+            }),
+        ];
+        let mut typed = al_audit_chain::AuditLog::new("acme");
+        let mut mapped = al_audit_chain::AuditLog::new("acme");
+        for r in &recs {
+            let at = ts("2026-11-28T12:00:01Z");
+            let a = r
+                .append_to(&mut typed, Some("agt_1"), at)
+                .unwrap()
+                .bytes
+                .to_vec();
+            let entry = al_audit_chain::NewEntry {
+                kind: r.kind(),
+                agent_id: Some("agt_1".into()),
+                timestamp: at,
+                fields: r.to_fields().unwrap(),
+            };
+            let b = mapped.append(&entry).unwrap().bytes.to_vec();
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

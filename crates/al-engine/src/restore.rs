@@ -7,8 +7,8 @@
 //! chained and hashed, because the audit log answers queries and proofs
 //! over the whole history.
 
-use al_audit_chain::{AppendError, AuditLog, LogConfig};
-use al_types::{Digest, Timestamp};
+use al_audit_chain::{AuditLog, LogConfig};
+use al_types::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
@@ -145,7 +145,7 @@ impl Engine {
             format: SNAPSHOT_FORMAT.to_owned(),
             org_id: org_id.to_owned(),
             row: org.log.len(),
-            head_hash: Digest(org.log.head_hash().0),
+            head_hash: org.log.head_hash(),
             state: org.st.clone(),
             replay,
         };
@@ -209,8 +209,8 @@ impl Engine {
         }
         let log =
             AuditLog::rebuild(org_id, LogConfig { index: true }, entries).map_err(|e| match e {
-                AppendError::Chain { row, message } => {
-                    RestoreError::new(row, RestoreCode::ChainBroken, message)
+                al_audit_chain::Error::Chain { row, reason } => {
+                    RestoreError::new(row, RestoreCode::ChainBroken, reason)
                 }
                 other => RestoreError::new(0, RestoreCode::ChainBroken, other.to_string()),
             })?;
@@ -224,7 +224,7 @@ impl Engine {
         }
         let created = log
             .entry(1)
-            .and_then(|e| Timestamp::from_unix_millis(e.timestamp_ms))
+            .map(|e| e.timestamp)
             .ok_or_else(|| RestoreError::new(1, RestoreCode::InvalidRecord, "bad first entry"))?;
         let mut org = Org::new(org_id, created, &self.cfg)
             .map_err(|m| RestoreError::new(0, RestoreCode::InvalidRecord, m))?;
@@ -240,7 +240,7 @@ impl Engine {
                         doc.row
                     )));
                 }
-                if org.log.hash(doc.row).map(|h| Digest(h.0)) != Some(doc.head_hash) {
+                if org.log.hash(doc.row) != Some(doc.head_hash) {
                     return Err(bad(
                         "the entries do not carry the snapshot's head hash at its row".into(),
                     ));
@@ -255,9 +255,7 @@ impl Engine {
                 .log
                 .entry(row)
                 .ok_or_else(|| RestoreError::new(row, RestoreCode::ChainBroken, "entry missing"))?;
-            let at = Timestamp::from_unix_millis(e.timestamp_ms).ok_or_else(|| {
-                RestoreError::new(row, RestoreCode::InvalidRecord, "time out of range")
-            })?;
+            let at = e.timestamp;
             let rec = Record::decode(e.kind, e.fields)
                 .map_err(|m| RestoreError::new(row, RestoreCode::InvalidRecord, m))?;
             let meta = Meta {
@@ -289,7 +287,7 @@ impl Engine {
         }
         org.refresh_policies(&self.cfg);
         let keys: Vec<Digest> = org.ix.keys.keys().copied().collect();
-        let head_hash = Digest(org.log.head_hash().0);
+        let head_hash = org.log.head_hash();
         let idx = self.add_org(org);
         for h in keys {
             self.keys.insert(h, idx);

@@ -28,12 +28,6 @@ use crate::records::{
 /// Days of history the posture windows look at.
 pub(crate) const POSTURE_DAYS: i64 = 30;
 
-/// Milliseconds on the breaker's clock (it counts from the Unix epoch and
-/// cannot go below it; instants before 1970 count as 1970).
-pub(crate) fn bt(t: Timestamp) -> u64 {
-    u64::try_from(t.unix_millis()).unwrap_or(0)
-}
-
 /// Who a key authenticates, within an org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Who {
@@ -430,11 +424,7 @@ impl Org {
     /// (not stored) and a restored org schedules the same instants.
     pub fn reschedule_breaker(&mut self, agent: u32, cfg: &EngineConfig) {
         let Some(a) = self.agent(agent) else { return };
-        let new = a
-            .breaker
-            .next_timeout(&cfg.breaker)
-            .and_then(|ms| i64::try_from(ms).ok())
-            .and_then(Timestamp::from_unix_millis);
+        let new = a.breaker.poll_timeout(&cfg.breaker);
         let old = self.ix.poll_at.get(&agent).copied();
         if old != new {
             if let Some(t) = old {
@@ -554,7 +544,7 @@ impl Org {
         match r {
             Record::Action(a) => self.apply_action(cfg, m, a, &mut ev)?,
             Record::Approval(a) => self.apply_approval(m, a, &mut ev)?,
-            Record::Outcome(o) => self.apply_outcome(m, o)?,
+            Record::Outcome(o) => self.apply_outcome(cfg, m, o, &mut ev)?,
             Record::Delegation(d) => self.apply_delegation(cfg, m, d, &mut ev)?,
             Record::Breaker(b) => self.apply_breaker(cfg, m, b, &mut ev)?,
             Record::PolicyChange(p) => self.apply_policy(cfg, m, p, &mut ev)?,
@@ -589,7 +579,7 @@ impl Org {
         // The breaker calls an action makes (see the crate docs, "The action pipeline"):
         // out of scope: observe only; HALT: admit only; otherwise admit + observe.
         let mut b = st.breaker.clone();
-        let now = bt(m.at);
+        let now = m.at;
         let mut effects: Vec<BreakerEffects> = Vec::with_capacity(2);
         let admit = a.denial_reason != Some(DenialReason::DelegationScope);
         let observe = a.denial_reason != Some(DenialReason::AgentHalted);
@@ -615,9 +605,7 @@ impl Org {
                     .data_accessed
                     .iter()
                     .fold(0u64, |s, d| s.saturating_add(d.count)),
-                hour_utc: a.requested_at.hour(),
                 delegation_created: false,
-                outcome: None,
             };
             effects.push(b.observe(&cfg.breaker, now, &obs));
         }
@@ -852,7 +840,13 @@ impl Org {
         }
     }
 
-    fn apply_outcome(&mut self, m: &Meta<'_>, o: &OutcomeRecord<'_>) -> Result<(), Divergence> {
+    fn apply_outcome(
+        &mut self,
+        cfg: &EngineConfig,
+        m: &Meta<'_>,
+        o: &OutcomeRecord<'_>,
+        ev: &mut Events<'_>,
+    ) -> Result<(), Divergence> {
         let agent = self.agent_of(m)?;
         let row = o.audit_event_id.row();
         let Some((status, owner)) = self.action_at(row) else {
@@ -864,10 +858,27 @@ impl Org {
         if !self.action_ran(row, status) {
             return diverge("an outcome for an action that did not run");
         }
-        let prev = self.st.outcomes.get(&row).map(|p| p.row);
-        if o.replaces.map(EntryId::row) != prev {
+        let prev = self.st.outcomes.get(&row).map(|p| (p.row, p.status));
+        if o.replaces.map(EntryId::row) != prev.map(|p| p.0) {
             return diverge("`replaces` does not name the current outcome");
         }
+        // The breaker learns outcomes through its own entry point: a failure
+        // counts with denials; an overwritten report is taken back.
+        let Some(st) = self.agent(agent) else {
+            return diverge("unknown agent");
+        };
+        let mut b = st.breaker.clone();
+        let fx = b.report_outcome(
+            &cfg.breaker,
+            m.at,
+            prev.map(|p| p.1.to_breaker()),
+            o.status.to_breaker(),
+        );
+        if let Some(st) = self.agent_mut(agent) {
+            st.breaker = b;
+        }
+        self.push_effects(agent, BreakerCause::Outcome, &fx, m.row, m.at, ev);
+        self.reschedule_breaker(agent, cfg);
         self.st.outcomes.insert(
             row,
             OutcomeState {
@@ -1007,7 +1018,7 @@ impl Org {
             return diverge("unknown parent");
         };
         let mut b = p.breaker.clone();
-        let now = bt(m.at);
+        let now = m.at;
         let (adm, fx_admit) = b.admit(&cfg.breaker, now);
         if adm != Admission::Allow {
             return diverge(format!(
@@ -1018,9 +1029,7 @@ impl Org {
             action_type: DELEGATION_ACTION_TYPE,
             denied: false,
             data_count: 0,
-            hour_utc: m.at.hour(),
             delegation_created: true,
-            outcome: None,
         };
         let fx_observe = b.observe(&cfg.breaker, now, &obs);
         // Commit.
@@ -1113,7 +1122,7 @@ impl Org {
                     return diverge("unknown agent");
                 };
                 let mut br = st.breaker.clone();
-                let fx = br.poll(&cfg.breaker, bt(m.at));
+                let fx = br.poll(&cfg.breaker, m.at);
                 let ts: Vec<&Transition> = fx.transitions().collect();
                 match ts.as_slice() {
                     [t] if matches(t, &[]) => {}
@@ -1137,7 +1146,7 @@ impl Org {
                     return diverge("unknown agent");
                 };
                 let mut br = st.breaker.clone();
-                let now = bt(m.at);
+                let now = m.at;
                 let res = match cmd {
                     BreakerCommand::Halt => br.halt(now),
                     BreakerCommand::Resume => br.resume(now),
@@ -1337,7 +1346,7 @@ impl Org {
                     created_at: m.at,
                     key_hash: h,
                     key_created_at: m.at,
-                    breaker: Breaker::new(bt(m.at)),
+                    breaker: Breaker::new(m.at),
                     delegation: None,
                 });
                 self.ix.agent_by_id.insert(Box::from(id), idx);

@@ -11,7 +11,7 @@ use crate::error::EngineError;
 use crate::records::{
     ApprovalEvent, ApprovalRecord, BreakerCause, DelegationEvent, DelegationRecord, Record,
 };
-use crate::state::{ApprovalStatus, Timer, bt};
+use crate::state::{ApprovalStatus, Timer};
 
 impl Engine {
     /// Fire every timer of `org` due at `now`, in deadline order.
@@ -95,7 +95,7 @@ impl Engine {
                         .agent(agent)
                         .ok_or_else(|| EngineError::Internal("unknown agent".into()))?;
                     let mut b = a.breaker.clone();
-                    let bfx = b.poll(&self.cfg.breaker, bt(at));
+                    let bfx = b.poll(&self.cfg.breaker, at);
                     bfx.transitions().next().map(|t| {
                         (
                             Record::Breaker(breaker_record(
