@@ -298,18 +298,17 @@ impl ChainVerifier {
     pub fn finish(mut self, now: Timestamp) -> Verification {
         if self.failure.is_none()
             && let Some(t) = &self.target
+            && self.next_row <= t.size
         {
-            if self.next_row <= t.size {
-                self.failure = Some(VerifyFailure {
-                    row: self.next_row,
-                    code: FailureCode::Truncated,
-                    message: format!(
-                        "the log ends at row {} but the checkpoint covers {} rows",
-                        self.next_row - 1,
-                        t.size
-                    ),
-                });
-            }
+            self.failure = Some(VerifyFailure {
+                row: self.next_row,
+                code: FailureCode::Truncated,
+                message: format!(
+                    "the log ends at row {} but the checkpoint covers {} rows",
+                    self.next_row - 1,
+                    t.size
+                ),
+            });
         }
         let root = match (&self.frontier, &self.target) {
             (Some(f), None) => Some(f.root()),
