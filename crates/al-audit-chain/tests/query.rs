@@ -251,7 +251,8 @@ fn default_config_and_new_agree() {
     let log = crate::log_of(5);
     let mut out = Vec::new();
     log.export_jsonl(&mut out).unwrap();
-    let imported = AuditLog::import_jsonl("acme", LogConfig::default(), &mut out.as_slice()).unwrap();
+    let imported =
+        AuditLog::import_jsonl("acme", LogConfig::default(), &mut out.as_slice()).unwrap();
     let q = Query {
         agent_id: Some("agt_1".into()),
         ..Query::default()

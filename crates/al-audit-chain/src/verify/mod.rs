@@ -92,6 +92,10 @@ pub struct Verification {
     pub root: Option<Digest>,
 }
 
+/// The shortest canonical entry: domain tag, version, row, kind, no agent,
+/// timestamp, an empty fields object, `prev_hash`.
+const MIN_ENTRY_BYTES: usize = DOMAIN.len() + 1 + 8 + 1 + 1 + 8 + 1 + 4 + 32;
+
 /// Check one record: its header, row, link and (if given) stored hash;
 /// with `strict`, also a full decode and the kind's field rules. Returns
 /// its recomputed hash, or the failure naming `expected_row`.
@@ -109,7 +113,7 @@ pub(crate) fn check_record(
     };
     let header_ok = bytes.get(..DOMAIN.len()) == Some(DOMAIN.as_slice())
         && bytes.get(DOMAIN.len()) == Some(&VERSION);
-    if !header_ok || bytes.len() < DOMAIN.len() + 1 + 8 + 32 {
+    if !header_ok || bytes.len() < MIN_ENTRY_BYTES {
         return Err(fail(
             FailureCode::Undecodable,
             "not an audit entry v1".into(),
