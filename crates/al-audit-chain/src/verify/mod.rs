@@ -265,18 +265,13 @@ impl ChainVerifier {
             }
             Ok(hash) => {
                 // Track the root up to the checkpoint's size (or throughout).
-                if let Some(f) = &mut self.frontier
-                    && self.target.as_ref().is_none_or(|t| f.size() < t.size)
-                {
+                if let Some(f) = &mut self.frontier {
                     f.push(&hash);
                 }
                 if let Some(t) = &self.target
                     && t.size == self.next_row
                 {
-                    let root_bad = self
-                        .frontier
-                        .as_ref()
-                        .is_some_and(|f| f.size() == t.size && f.root() != t.root);
+                    let root_bad = self.frontier.as_ref().is_some_and(|f| f.root() != t.root);
                     if hash != t.head_hash || root_bad {
                         self.failure = Some(VerifyFailure {
                             row: self.next_row,
@@ -288,6 +283,8 @@ impl ChainVerifier {
                         });
                         return false;
                     }
+                    // Past the checkpoint the root is not reported: stop tracking it.
+                    self.frontier = None;
                 }
                 self.last_good = Some((self.next_row, hash));
                 self.prev = hash;
