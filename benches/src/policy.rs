@@ -282,14 +282,15 @@ pub fn figures() -> BTreeMap<String, f64> {
     out
 }
 
-
 /// The argument that makes `perf-report` run [`eval_loop`] instead.
 pub const EVAL_LOOP_ARG: &str = "--policy-eval-loop";
 
 /// Decide an exact-hit request against 10k policies (3 conditions on the
 /// target) `n` times. Run under callgrind by [`eval_instructions`].
 pub fn eval_loop(n: u64) {
-    let set = PolicySet::compile(&Manifest::parse(&manifest_json(10_000, 3, true), Format::Json).unwrap());
+    let set = PolicySet::compile(
+        &Manifest::parse(&manifest_json(10_000, 3, true), Format::Json).unwrap(),
+    );
     let req = request(Hit::Exact);
     for _ in 0..n {
         let _ = std::hint::black_box(set.evaluate(std::hint::black_box(&req), &AGENT));
@@ -326,7 +327,10 @@ pub fn eval_instructions() -> Option<f64> {
         }
         text?
             .lines()
-            .find_map(|l| l.strip_prefix("summary: ").or_else(|| l.strip_prefix("totals: ")))
+            .find_map(|l| {
+                l.strip_prefix("summary: ")
+                    .or_else(|| l.strip_prefix("totals: "))
+            })
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
     };
     let (with, without) = (total(N)?, total(0)?);

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use al_benches::timing::{median_ns, median_ns_interleaved, round3};
 
-
 fn audit_figures() -> BTreeMap<String, f64> {
     use al_audit_chain::{
         AuditLog, ChainVerifier, Hash, JsonlVerifier, LogConfig, merkle, verify_parallel,
@@ -174,7 +173,10 @@ fn breaker_figures() -> BTreeMap<String, f64> {
 fn main() {
     // Self-invocation under callgrind (see `al_benches::policy::eval_instructions`).
     if std::env::args().nth(1).as_deref() == Some(al_benches::policy::EVAL_LOOP_ARG) {
-        let n = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(0);
+        let n = std::env::args()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
         al_benches::policy::eval_loop(n);
         return;
     }
