@@ -650,6 +650,10 @@ mod tests {
         assert_eq!(int_float_cmp(i128::MAX, 1e39), Some(Less));
         assert_eq!(int_float_cmp(i128::MIN, -1e39), Some(Greater));
         assert_eq!(int_float_cmp(i128::MAX, 1.7e38), Some(Greater));
+        // The ends of the i128 range, where the float is still exact.
+        let two_127 = 2f64.powi(127);
+        assert_eq!(int_float_cmp(i128::MIN, -two_127), Some(Equal));
+        assert_eq!(int_float_cmp(i128::MAX, two_127), Some(Less));
         assert_eq!(Num::Float(1.5).cmp(Num::Int(1)), Some(Greater));
         assert_eq!(Num::Float(1.0).cmp(Num::Float(2.0)), Some(Less));
     }
