@@ -3,9 +3,22 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use al_audit_chain::{AuditLog, ChainVerifier, Hash, LogConfig, merkle, verify_parallel};
+use al_audit_chain::{
+    AuditLog, ChainVerifier, Chunk, ChunkOutcome, LogConfig, merkle, verify_parallel,
+};
 use al_benches::audit::{entry, log};
+use al_types::{Digest as Hash, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn scoped(chunks: Vec<Chunk<'_>>) -> Vec<ChunkOutcome> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || c.run()))
+            .collect();
+        hs.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("audit");
@@ -35,13 +48,22 @@ fn bench(c: &mut Criterion) {
             for (r, h) in &records {
                 v.push(r, Some(h));
             }
-            black_box(v.finish(0))
+            black_box(v.finish(Timestamp::UNIX_EPOCH))
         })
     });
     let refs: Vec<(&[u8], Hash)> = records.iter().map(|(b, h)| (b.as_slice(), *h)).collect();
     for threads in [1, 2] {
         g.bench_function(format!("verify_parallel_{threads}t"), |b| {
-            b.iter(|| black_box(verify_parallel("bench", &refs, threads, None, 0)))
+            b.iter(|| {
+                black_box(verify_parallel(
+                    "bench",
+                    &refs,
+                    None,
+                    Timestamp::UNIX_EPOCH,
+                    threads,
+                    scoped,
+                ))
+            })
         });
     }
     g.throughput(Throughput::Elements(1));
@@ -54,7 +76,7 @@ fn bench(c: &mut Criterion) {
     let proof = big.tree().inclusion_proof(n / 3, n).unwrap();
     let leaf = merkle::leaf_hash(&big.hash(n / 3 + 1).unwrap());
     g.bench_function("inclusion_verify_1m", |b| {
-        b.iter(|| black_box(merkle::verify_inclusion(n / 3, n, &leaf, &proof, &root)))
+        b.iter(|| black_box(merkle::verify_inclusion(n / 3, n, &leaf, &proof, &root).is_ok()))
     });
     g.bench_function("consistency_proof_1m", |b| {
         b.iter(|| black_box(big.tree().consistency_proof(black_box(n / 2 + 17), n)))

@@ -1,6 +1,7 @@
 //! Audit workloads: entries with a 256-byte payload.
 
 use al_audit_chain::{AuditLog, Kind, LogConfig, NewEntry};
+use al_types::Timestamp;
 use serde_json::{Map, Value, json};
 
 /// An action entry: the required fields and a 256-byte `metadata.payload`.
@@ -11,7 +12,7 @@ pub fn entry(i: u64) -> NewEntry {
     NewEntry {
         kind: Kind::Action,
         agent_id: Some(format!("agt_{}", i % 16)),
-        timestamp_ms: 1_764_331_200_000 + i as i64,
+        timestamp: Timestamp::from_unix_millis(1_764_331_200_000 + i as i64).unwrap(),
         fields: match fields {
             Value::Object(m) => m,
             _ => Map::new(),

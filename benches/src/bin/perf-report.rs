@@ -7,8 +7,20 @@ use al_benches::timing::{median_ns, median_ns_interleaved, round3};
 
 fn audit_figures() -> BTreeMap<String, f64> {
     use al_audit_chain::{
-        AuditLog, ChainVerifier, Hash, JsonlVerifier, LogConfig, merkle, verify_parallel,
+        AuditLog, ChainVerifier, Chunk, ChunkOutcome, JsonlVerifier, LogConfig, merkle,
+        verify_parallel,
     };
+    use al_types::{Digest as Hash, Timestamp};
+    const T: Timestamp = Timestamp::UNIX_EPOCH;
+    fn scoped(chunks: Vec<Chunk<'_>>) -> Vec<ChunkOutcome> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = chunks
+                .into_iter()
+                .map(|c| s.spawn(move || c.run()))
+                .collect();
+            hs.into_iter().filter_map(|h| h.join().ok()).collect()
+        })
+    }
     use al_benches::audit;
     use std::time::Instant;
     let mut out = BTreeMap::new();
@@ -52,18 +64,20 @@ fn audit_figures() -> BTreeMap<String, f64> {
         for (r, h) in &records {
             v.push(r, Some(h));
         }
-        assert!(std::hint::black_box(v.finish(0)).result.chain_valid);
+        assert!(std::hint::black_box(v.finish(T)).result.chain_valid);
     };
     let mut par1 = || {
         assert!(
-            verify_parallel("bench", &refs, 1, None, 0)
-                .result
-                .chain_valid
+            verify_parallel("bench", &refs, None, T, 1, |c: Vec<Chunk<'_>>| {
+                c.into_iter().map(Chunk::run).collect()
+            })
+            .result
+            .chain_valid
         )
     };
     let mut par2 = || {
         assert!(
-            verify_parallel("bench", &refs, 2, None, 0)
+            verify_parallel("bench", &refs, None, T, 2, scoped)
                 .result
                 .chain_valid
         )
@@ -88,9 +102,9 @@ fn audit_figures() -> BTreeMap<String, f64> {
     let t = Instant::now();
     let mut v = JsonlVerifier::new(ChainVerifier::new("bench"));
     for line in text.lines() {
-        v.push_line(line);
+        v.push_line(line.as_bytes());
     }
-    assert!(v.finish(0).result.chain_valid);
+    assert!(v.finish(T).result.chain_valid);
     out.insert(
         "jsonl_verify_mb_per_s".into(),
         round3(text.len() as f64 / t.elapsed().as_secs_f64() / 1e6),
@@ -118,7 +132,7 @@ fn audit_figures() -> BTreeMap<String, f64> {
     let proof = big.tree().inclusion_proof(n / 3, n).unwrap();
     let leaf = merkle::leaf_hash(&big.hash(n / 3 + 1).unwrap());
     let incl_ver = median_ns(21, 2000, || {
-        assert!(merkle::verify_inclusion(n / 3, n, &leaf, &proof, &root))
+        assert!(merkle::verify_inclusion(n / 3, n, &leaf, &proof, &root).is_ok())
     });
     let mut m = 1u64;
     let cons_gen = median_ns(21, 2000, || {
@@ -129,44 +143,12 @@ fn audit_figures() -> BTreeMap<String, f64> {
     let cproof = big.tree().consistency_proof(first, n).unwrap();
     let froot = big.tree().root_at(first).unwrap();
     let cons_ver = median_ns(21, 2000, || {
-        assert!(merkle::verify_consistency(first, n, &froot, &root, &cproof))
+        assert!(merkle::verify_consistency(first, n, &froot, &root, &cproof).is_ok())
     });
     out.insert("inclusion_proof_gen_ns_1m".into(), round3(incl_gen));
     out.insert("inclusion_proof_verify_ns_1m".into(), round3(incl_ver));
     out.insert("consistency_proof_gen_ns_1m".into(), round3(cons_gen));
     out.insert("consistency_proof_verify_ns_1m".into(), round3(cons_ver));
-    out
-}
-
-fn breaker_figures() -> BTreeMap<String, f64> {
-    use al_benches::breaker::{OBS, config, monitoring, throttled};
-    let cfg = config();
-    let mut out = BTreeMap::new();
-    let (m, mut now_m) = monitoring(&cfg);
-    let (t, mut now_t) = throttled(&cfg);
-    // On the heap, as a host keeping many agents would hold them.
-    let (mut m, mut t) = (Box::new(m), Box::new(t));
-    let mut mon = || {
-        now_m += 30_000;
-        let _ = std::hint::black_box(m.admit(&cfg, now_m));
-        let _ = std::hint::black_box(m.observe(&cfg, now_m, std::hint::black_box(&OBS)));
-    };
-    let mut thr = || {
-        now_t += 500;
-        let _ = std::hint::black_box(t.admit(&cfg, now_t));
-        let _ = std::hint::black_box(t.observe(&cfg, now_t, std::hint::black_box(&OBS)));
-    };
-    let ns = median_ns_interleaved(41, 20_000, &mut [&mut mon, &mut thr]);
-    out.insert("admit_observe_ns_median_monitoring".into(), round3(ns[0]));
-    out.insert("admit_observe_ns_median_throttle".into(), round3(ns[1]));
-    out.insert(
-        "state_bytes_in_memory".into(),
-        std::mem::size_of::<al_breaker::Breaker>() as f64,
-    );
-    out.insert(
-        "state_bytes_serialised_json".into(),
-        serde_json::to_string(&*m).unwrap().len() as f64,
-    );
     out
 }
 
@@ -185,7 +167,7 @@ fn main() {
     let want = |area: &str| only.as_deref().is_none_or(|o| o == area);
     // Areas that allocate little first; the audit area builds a 1M-entry log last.
     if want("breaker") {
-        report.insert("breaker", breaker_figures());
+        report.insert("breaker", al_benches::breaker::figures());
     }
     if want("policy") {
         report.insert("policy", al_benches::policy::figures());

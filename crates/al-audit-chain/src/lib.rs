@@ -5,29 +5,34 @@
 mod checkpoint;
 mod chunked;
 mod encoding;
-#[doc(hidden)]
+mod entry;
+mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod jsonl;
 mod log;
 pub mod merkle;
-mod time;
+pub mod note;
+mod proof;
 mod verify;
 
-pub use checkpoint::{
-    Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier, VerifiedCheckpoint,
+pub use checkpoint::{Checkpoint, SignedCheckpoint, VerifiedCheckpoint, valid_origin};
+pub use encoding::{decode, peek_prev_hash, peek_row};
+pub use entry::{
+    ACTION_STATUSES, DOMAIN, Entry, Kind, MAX_DEPTH, MAX_ENTRY_BYTES, NewEntry, OUTCOME_STATUSES,
+    RESERVED_KEYS, VERSION, validate_fields,
 };
-pub use encoding::{
-    DOMAIN, EncodingError, Entry, EntryId, Hash, Kind, MAX_DEPTH, MAX_ENTRY_BYTES, NewEntry,
-    RESERVED_KEYS, VERSION, decode, encode_parts, peek_prev_hash, peek_row, validate_fields,
+pub use error::{EncodingProblem, EntryProblem, Error, LineProblem, ProofError};
+pub use jsonl::{
+    JsonlVerifier, MAX_LINE_BYTES, entry_to_line, parse_line, parse_line_bytes, write_line,
 };
-pub use jsonl::{ImportError, JsonlVerifier, MAX_LINE_BYTES, entry_to_line, parse_line};
-pub use log::{
-    AppendError, AuditLog, DEFAULT_LIMIT, LogConfig, MAX_LIMIT, OutcomeError, OutcomeReport, Page,
-    Query, QueryError, Sealed,
-};
+pub use log::{AuditLog, DEFAULT_LIMIT, LogConfig, MAX_LIMIT, OutcomeReport, Page, Query, Sealed};
 pub use merkle::MerkleTree;
-pub use time::{format_ms, parse_rfc3339_ms};
+#[cfg(feature = "ed25519")]
+pub use note::{Ed25519Signer, Ed25519Verifier};
+pub use note::{NoteSigner, NoteVerifier};
+pub use proof::{ConsistencyProof, InclusionProof, Proof, TreeHead};
 pub use verify::{
-    ChainVerifier, FailureCode, Verification, VerifyFailure, VerifyResult, check_record,
+    ChainVerifier, Chunk, ChunkOutcome, FailureCode, Verification, VerifyFailure, VerifyResult,
     verify_parallel,
 };

@@ -7,10 +7,11 @@
 //! O(log n) lookups plus at most a few hashes; appending keeps an
 //! O(log n) frontier and does amortised O(1) hashing.
 
+use al_types::Digest;
 use sha2::{Digest as _, Sha256};
 
 use crate::chunked::Chunked;
-use crate::encoding::Hash;
+use crate::error::ProofError;
 
 /// Subtrees of this height (8 leaves) and above are stored.
 pub const STORED_FROM_HEIGHT: u32 = 3;
@@ -18,27 +19,27 @@ const HASH_CHUNK: usize = 1 << 14;
 
 /// RFC 9162 leaf hash of an entry hash.
 #[must_use]
-pub fn leaf_hash(entry_hash: &Hash) -> Hash {
+pub fn leaf_hash(entry_hash: &Digest) -> Digest {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(entry_hash.0);
-    Hash(h.finalize().into())
+    Digest(h.finalize().into())
 }
 
 /// RFC 9162 interior node hash.
 #[must_use]
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left.0);
     h.update(right.0);
-    Hash(h.finalize().into())
+    Digest(h.finalize().into())
 }
 
 /// The root of the empty tree: SHA-256 of nothing.
 #[must_use]
-pub fn empty_root() -> Hash {
-    Hash::of(&[])
+pub fn empty_root() -> Digest {
+    Digest::of(&[])
 }
 
 fn largest_pow2_below(n: u64) -> u64 {
@@ -49,9 +50,9 @@ fn largest_pow2_below(n: u64) -> u64 {
 /// The tree.
 #[derive(Clone, Debug, Default)]
 pub struct MerkleTree {
-    leaves: Chunked<Hash, HASH_CHUNK>,
-    levels: Vec<Chunked<Hash, HASH_CHUNK>>,
-    frontier: Vec<(u32, Hash)>,
+    leaves: Chunked<Digest, HASH_CHUNK>,
+    levels: Vec<Chunked<Digest, HASH_CHUNK>>,
+    frontier: Vec<(u32, Digest)>,
 }
 
 impl MerkleTree {
@@ -68,13 +69,13 @@ impl MerkleTree {
     }
 
     /// Append the leaf for `entry_hash`.
-    pub fn push(&mut self, entry_hash: &Hash) {
+    pub fn push(&mut self, entry_hash: &Digest) {
         self.push_leaf(leaf_hash(entry_hash));
     }
 
     /// The root at the current size (from the frontier: O(log n)).
     #[must_use]
-    pub fn root(&self) -> Hash {
+    pub fn root(&self) -> Digest {
         let mut it = self.frontier.iter().rev();
         let Some(&(_, mut acc)) = it.next() else {
             return empty_root();
@@ -85,12 +86,12 @@ impl MerkleTree {
         acc
     }
 
-    fn leaf(&self, i: u64) -> Hash {
+    fn leaf(&self, i: u64) -> Digest {
         self.leaves.get(i as usize).unwrap_or_default()
     }
 
     /// Hash of the complete, aligned subtree `[start, start + size)`.
-    fn subtree(&self, start: u64, size: u64) -> Hash {
+    fn subtree(&self, start: u64, size: u64) -> Digest {
         if size == 1 {
             return self.leaf(start);
         }
@@ -111,7 +112,7 @@ impl MerkleTree {
     }
 
     /// MTH(D[lo:hi]) per RFC 9162 §2.1.1.
-    fn mth(&self, lo: u64, hi: u64) -> Hash {
+    fn mth(&self, lo: u64, hi: u64) -> Digest {
         let n = hi - lo;
         if n == 0 {
             return empty_root();
@@ -125,14 +126,14 @@ impl MerkleTree {
 
     /// The root of the first `size` leaves; `None` past the current size.
     #[must_use]
-    pub fn root_at(&self, size: u64) -> Option<Hash> {
+    pub fn root_at(&self, size: u64) -> Option<Digest> {
         (size <= self.size()).then(|| self.mth(0, size))
     }
 
     /// Inclusion proof of leaf `index` (0-based) in the tree of `size`
     /// leaves (RFC 9162 §2.1.3.1). `None` if out of range.
     #[must_use]
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Digest>> {
         if index >= size || size > self.size() {
             return None;
         }
@@ -141,7 +142,7 @@ impl MerkleTree {
         Some(out)
     }
 
-    fn path(&self, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) {
+    fn path(&self, m: u64, lo: u64, hi: u64, out: &mut Vec<Digest>) {
         let n = hi - lo;
         if n <= 1 {
             return;
@@ -159,7 +160,7 @@ impl MerkleTree {
     /// Consistency proof between sizes `first` and `second`
     /// (RFC 9162 §2.1.4.1). `None` unless `1 <= first <= second <= size`.
     #[must_use]
-    pub fn consistency_proof(&self, first: u64, second: u64) -> Option<Vec<Hash>> {
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Option<Vec<Digest>> {
         if first == 0 || first > second || second > self.size() {
             return None;
         }
@@ -168,7 +169,7 @@ impl MerkleTree {
         Some(out)
     }
 
-    fn subproof(&self, m: u64, lo: u64, hi: u64, complete: bool, out: &mut Vec<Hash>) {
+    fn subproof(&self, m: u64, lo: u64, hi: u64, complete: bool, out: &mut Vec<Digest>) {
         let n = hi - lo;
         if m == n {
             if !complete {
@@ -186,7 +187,7 @@ impl MerkleTree {
         }
     }
 
-    fn push_leaf(&mut self, leaf: Hash) {
+    fn push_leaf(&mut self, leaf: Digest) {
         self.leaves.push(leaf);
         self.frontier.push((0, leaf));
         while let [.., (hl, l), (hr, r)] = self.frontier.as_slice() {
@@ -217,93 +218,170 @@ impl MerkleTree {
                 .iter()
                 .map(Chunked::resident_bytes)
                 .sum::<usize>()
-            + self.frontier.capacity() * std::mem::size_of::<(u32, Hash)>()
+            + self.frontier.capacity() * std::mem::size_of::<(u32, Digest)>()
     }
 }
 
-/// Verify an inclusion proof (RFC 9162 §2.1.3.2). `index` is 0-based.
-#[must_use]
-pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> bool {
-    if index >= size {
-        return false;
-    }
-    let (mut fnode, mut snode, mut r) = (index, size - 1, *leaf);
-    for p in proof {
-        if snode == 0 {
-            return false;
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
+/// `(inner, border)`: how many hashes of an inclusion path for leaf `index`
+/// in a tree of `size` leaves lie inside the subtree shared with the
+/// right edge, and how many on the border (RFC 9162 §2.1.3.2; the same
+/// decomposition as the reference Go verifier).
+fn decompose(index: u64, size: u64) -> (usize, usize) {
+    let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
+    // `inner` may be 64 for huge indexes: shift by 64 means nothing is left.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
+    (inner, border)
+}
+
+fn chain_inner(mut seed: Digest, proof: &[Digest], index: u64) -> Digest {
+    for (i, h) in proof.iter().enumerate() {
+        if index.checked_shr(i as u32).unwrap_or(0) & 1 == 0 {
+            seed = node_hash(&seed, h);
         } else {
-            r = node_hash(&r, p);
+            seed = node_hash(h, &seed);
         }
-        fnode >>= 1;
-        snode >>= 1;
     }
-    snode == 0 && r == *root
+    seed
+}
+
+fn chain_inner_right(mut seed: Digest, proof: &[Digest], index: u64) -> Digest {
+    for (i, h) in proof.iter().enumerate() {
+        if index.checked_shr(i as u32).unwrap_or(0) & 1 == 1 {
+            seed = node_hash(h, &seed);
+        }
+    }
+    seed
+}
+
+fn chain_border_right(mut seed: Digest, proof: &[Digest]) -> Digest {
+    for h in proof {
+        seed = node_hash(h, &seed);
+    }
+    seed
+}
+
+/// The root an inclusion proof leads to (RFC 9162 §2.1.3.2). `index` is
+/// 0-based; `leaf` is the leaf hash.
+///
+/// # Errors
+/// [`ProofError::EmptyTree`], [`ProofError::IndexOutOfRange`] or
+/// [`ProofError::PathLength`].
+pub fn root_from_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &Digest,
+    proof: &[Digest],
+) -> Result<Digest, ProofError> {
+    if size == 0 {
+        return Err(ProofError::EmptyTree);
+    }
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let (inner, border) = decompose(index, size);
+    if proof.len() != inner + border {
+        return Err(ProofError::PathLength {
+            got: proof.len(),
+            want: inner + border,
+        });
+    }
+    let (inner_path, border_path) = proof.split_at(inner);
+    Ok(chain_border_right(
+        chain_inner(*leaf, inner_path, index),
+        border_path,
+    ))
+}
+
+/// Verify an inclusion proof (RFC 9162 §2.1.3.2). `index` is 0-based;
+/// `leaf` is the leaf hash. The error says which check failed.
+///
+/// # Errors
+/// As [`root_from_inclusion`], or [`ProofError::RootMismatch`].
+pub fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &Digest,
+    proof: &[Digest],
+    root: &Digest,
+) -> Result<(), ProofError> {
+    let computed = root_from_inclusion(index, size, leaf, proof)?;
+    if computed != *root {
+        return Err(ProofError::RootMismatch {
+            expected: *root,
+            computed,
+        });
+    }
+    Ok(())
 }
 
 /// Verify a consistency proof (RFC 9162 §2.1.4.2) between a tree of
 /// `first` leaves with root `first_root` and one of `second` leaves with
-/// root `second_root`.
-#[must_use]
+/// root `second_root`. `first` must be at least 1 (every log extends the
+/// empty one; there is nothing to prove). The error says which check failed.
+///
+/// # Errors
+/// [`ProofError::SizeOrder`], [`ProofError::EqualSizes`],
+/// [`ProofError::PathLength`], [`ProofError::FirstRootMismatch`] or
+/// [`ProofError::RootMismatch`].
 pub fn verify_consistency(
     first: u64,
     second: u64,
-    first_root: &Hash,
-    second_root: &Hash,
-    proof: &[Hash],
-) -> bool {
+    first_root: &Digest,
+    second_root: &Digest,
+    proof: &[Digest],
+) -> Result<(), ProofError> {
     if first == 0 || first > second {
-        return false;
+        return Err(ProofError::SizeOrder { first, second });
     }
     if first == second {
-        return proof.is_empty() && first_root == second_root;
+        if !proof.is_empty() || first_root != second_root {
+            return Err(ProofError::EqualSizes);
+        }
+        return Ok(());
     }
-    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
-    if first.is_power_of_two() {
-        path.push(*first_root);
-    }
-    path.extend_from_slice(proof);
-    let Some((&first_hash, rest)) = path.split_first() else {
-        return false;
+    let (inner, border) = decompose(first - 1, second);
+    let shift = first.trailing_zeros() as usize;
+    let inner = inner.saturating_sub(shift);
+    // The proof starts with the root of the subtree of size 2^shift,
+    // unless `first` is that very subtree (then it is `first_root`).
+    let (seed, rest) = if first == 1 << shift {
+        (Some(*first_root), proof)
+    } else {
+        match proof.split_first() {
+            Some((s, rest)) => (Some(*s), rest),
+            None => (None, proof),
+        }
     };
-    let (mut fnode, mut snode) = (first - 1, second - 1);
-    while fnode & 1 == 1 {
-        fnode >>= 1;
-        snode >>= 1;
+    let want = usize::from(first != 1 << shift) + inner + border;
+    let Some(seed) = seed.filter(|_| proof.len() == want) else {
+        return Err(ProofError::PathLength {
+            got: proof.len(),
+            want,
+        });
+    };
+    let (inner_path, border_path) = rest.split_at(inner);
+    let mask = (first - 1).checked_shr(shift as u32).unwrap_or(0);
+    let h1 = chain_border_right(chain_inner_right(seed, inner_path, mask), border_path);
+    if h1 != *first_root {
+        return Err(ProofError::FirstRootMismatch {
+            expected: *first_root,
+            computed: h1,
+        });
     }
-    let (mut fr, mut sr) = (first_hash, first_hash);
-    for c in rest {
-        if snode == 0 {
-            return false;
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            while fnode & 1 == 0 && fnode != 0 {
-                fnode >>= 1;
-                snode >>= 1;
-            }
-        } else {
-            sr = node_hash(&sr, c);
-        }
-        fnode >>= 1;
-        snode >>= 1;
+    let h2 = chain_border_right(chain_inner(seed, inner_path, mask), border_path);
+    if h2 != *second_root {
+        return Err(ProofError::RootMismatch {
+            expected: *second_root,
+            computed: h2,
+        });
     }
-    snode == 0 && fr == *first_root && sr == *second_root
+    Ok(())
 }
 
 /// Root of a list of entry hashes, computed naively (for tests and vectors).
 #[must_use]
-pub fn naive_root(entry_hashes: &[Hash]) -> Hash {
-    fn mth(leaves: &[Hash]) -> Hash {
+pub fn naive_root(entry_hashes: &[Digest]) -> Digest {
+    fn mth(leaves: &[Digest]) -> Digest {
         match leaves {
             [] => empty_root(),
             [one] => *one,
@@ -314,7 +392,7 @@ pub fn naive_root(entry_hashes: &[Hash]) -> Hash {
             }
         }
     }
-    let leaves: Vec<Hash> = entry_hashes.iter().map(leaf_hash).collect();
+    let leaves: Vec<Digest> = entry_hashes.iter().map(leaf_hash).collect();
     mth(&leaves)
 }
 
@@ -322,13 +400,13 @@ pub fn naive_root(entry_hashes: &[Hash]) -> Hash {
 /// root while streaming, in constant memory per level.
 #[derive(Clone, Debug, Default)]
 pub struct Frontier {
-    stack: Vec<(u32, Hash)>,
+    stack: Vec<(u32, Digest)>,
     size: u64,
 }
 
 impl Frontier {
     /// Add the leaf for `entry_hash`.
-    pub fn push(&mut self, entry_hash: &Hash) {
+    pub fn push(&mut self, entry_hash: &Digest) {
         self.stack.push((0, leaf_hash(entry_hash)));
         self.size += 1;
         while let [.., (hl, l), (hr, r)] = self.stack.as_slice() {
@@ -349,7 +427,7 @@ impl Frontier {
 
     /// The root of the leaves so far.
     #[must_use]
-    pub fn root(&self) -> Hash {
+    pub fn root(&self) -> Digest {
         let mut it = self.stack.iter().rev();
         let Some(&(_, mut acc)) = it.next() else {
             return empty_root();

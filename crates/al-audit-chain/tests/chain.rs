@@ -2,16 +2,17 @@
 //! and parallel verification agree with sequential verification.
 
 use al_audit_chain::{
-    AuditLog, ChainVerifier, FailureCode, Hash, LogConfig, VerifiedCheckpoint, verify_parallel,
+    AuditLog, ChainVerifier, FailureCode, LogConfig, VerifiedCheckpoint, verify_parallel,
 };
+use al_types::{Digest, ErrorCode};
 use proptest::prelude::*;
 
-fn stored(log: &AuditLog) -> Vec<(Vec<u8>, Hash)> {
+fn stored(log: &AuditLog) -> Vec<(Vec<u8>, Digest)> {
     log.records().map(|r| (r.bytes.to_vec(), r.hash)).collect()
 }
 
 fn verify_raw(
-    records: &[(Vec<u8>, Hash)],
+    records: &[(Vec<u8>, Digest)],
     with_hashes: bool,
     cp: Option<&VerifiedCheckpoint>,
 ) -> (bool, Option<u64>, Option<FailureCode>) {
@@ -22,7 +23,7 @@ fn verify_raw(
     for (b, h) in records {
         v.push(b, with_hashes.then_some(h));
     }
-    let out = v.finish(0);
+    let out = v.finish(crate::T0);
     (
         out.result.chain_valid,
         out.failure.as_ref().map(|f| f.row),
@@ -60,7 +61,7 @@ fn tamper() -> impl Strategy<Value = Tamper> {
 
 /// Apply a tampering; returns the row (1-based) that must be named, and
 /// whether a checkpoint is needed to see it.
-fn apply(records: &mut Vec<(Vec<u8>, Hash)>, t: &Tamper, checkpoint_size: usize) -> (u64, bool) {
+fn apply(records: &mut Vec<(Vec<u8>, Digest)>, t: &Tamper, checkpoint_size: usize) -> (u64, bool) {
     let n = records.len();
     match *t {
         Tamper::Edit { row, byte } => {
@@ -127,7 +128,7 @@ proptest! {
     #[test]
     fn every_tampering_is_detected_at_the_right_row(n in 2u64..40, ts in prop::collection::vec(tamper(), 1..3)) {
         let log = crate::log_of(n);
-        let cp = log.checkpoint(0);
+        let cp = log.checkpoint(crate::T0);
         let mut records = stored(&log);
         let mut expected = u64::MAX;
         let mut needs_cp = false;
@@ -163,9 +164,9 @@ proptest! {
             prop_assert_eq!(row2, row);
         }
         // Parallel verification agrees with sequential.
-        let refs: Vec<(&[u8], Hash)> = records.iter().map(|(b, h)| (b.as_slice(), *h)).collect();
+        let refs: Vec<(&[u8], Digest)> = records.iter().map(|(b, h)| (b.as_slice(), *h)).collect();
         for threads in [1, 2, 3] {
-            let p = verify_parallel("acme", &refs, threads, Some(&cp), 0);
+            let p = verify_parallel("acme", &refs, Some(&cp), crate::T0, threads, crate::threads);
             prop_assert_eq!(p.result.chain_valid, false);
             prop_assert_eq!(p.failure.map(|f| f.row), row);
         }
@@ -174,13 +175,13 @@ proptest! {
     #[test]
     fn clean_logs_verify_everywhere(n in 0u64..60, threads in 1usize..4) {
         let log = crate::log_of(n);
-        let cp = log.checkpoint(5);
-        let seq = log.verify(Some(&cp), 5);
+        let cp = log.checkpoint(crate::T0);
+        let seq = log.verify(Some(&cp), crate::T0);
         prop_assert!(seq.result.chain_valid);
         prop_assert_eq!(seq.result.verified_through_row, n);
         let records = stored(&log);
-        let refs: Vec<(&[u8], Hash)> = records.iter().map(|(b, h)| (b.as_slice(), *h)).collect();
-        let par = verify_parallel("acme", &refs, threads, Some(&cp), 5);
+        let refs: Vec<(&[u8], Digest)> = records.iter().map(|(b, h)| (b.as_slice(), *h)).collect();
+        let par = verify_parallel("acme", &refs, Some(&cp), crate::T0, threads, crate::threads);
         prop_assert_eq!(&par.result, &seq.result);
         // Rebuild from the bytes gives the same log.
         let rebuilt = AuditLog::rebuild("acme", LogConfig::default(), records.iter().map(|r| r.0.as_slice())).unwrap();
@@ -197,7 +198,7 @@ proptest! {
         // The streaming root equals the tree's.
         let mut v = ChainVerifier::new("acme").track_root();
         for (b, h) in &records { v.push(b, Some(h)); }
-        prop_assert_eq!(v.finish(0).root, Some(log.tree().root()));
+        prop_assert_eq!(v.finish(crate::T0).root, Some(log.tree().root()));
     }
 }
 
@@ -208,21 +209,21 @@ fn resume_from_checkpoint_verifies_only_the_tail() {
     for i in 0..20 {
         let _ = head.append(&crate::entry(i)).unwrap();
     }
-    let cp = head.checkpoint(0);
+    let cp = head.checkpoint(crate::T0);
     let mut v = ChainVerifier::resume(&cp);
     for r in log.records().skip(20) {
         v.push(r.bytes, Some(&r.hash));
     }
-    let out = v.finish(0);
+    let out = v.finish(crate::T0);
     assert!(out.result.chain_valid, "{out:?}");
     assert!(out.result.verified_from_checkpoint);
     assert_eq!(out.result.verified_through_row, 30);
     assert_eq!(out.entries_read, 10);
     // A tail that does not continue the checkpoint is caught at its first row.
     let other = crate::log_of(0);
-    let mut v = ChainVerifier::resume(&other.checkpoint(0));
+    let mut v = ChainVerifier::resume(&other.checkpoint(crate::T0));
     v.push(log.bytes(21).unwrap(), None);
-    let out = v.finish(0);
+    let out = v.finish(crate::T0);
     assert_eq!(out.failure.unwrap().code, FailureCode::RowMismatch);
 }
 
@@ -235,6 +236,7 @@ fn rebuild_and_import_name_the_bad_row_or_line() {
         .unwrap_err();
     assert_eq!(e.code(), "CHAIN_BROKEN");
     assert!(e.to_string().starts_with("row 4:"), "{e}");
+    assert_eq!(e.line(), None);
     let mut out = Vec::new();
     log.export_jsonl(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -242,22 +244,23 @@ fn rebuild_and_import_name_the_bad_row_or_line() {
     lines[6] = lines[6].replacen("\"status\":\"", "\"status\":\"x", 1);
     let bad = lines.join("\n");
     let e = AuditLog::import_jsonl("acme", LogConfig::default(), &mut bad.as_bytes()).unwrap_err();
-    assert_eq!(e.line, 7, "{e}");
+    assert_eq!(e.line(), Some(7), "{e}");
     let e = AuditLog::import_jsonl(
         "acme",
         LogConfig::default(),
         &mut "{\"row\": 1}\n".as_bytes(),
     )
     .unwrap_err();
-    assert_eq!((e.line, e.code()), (1, "INVALID_AUDIT_LOG"));
-    assert!(e.message.contains("missing `id`"), "{e}");
+    assert_eq!((e.line(), e.code()), (Some(1), "INVALID_AUDIT_LOG"));
+    assert!(e.to_string().contains("missing `id`"), "{e}");
     let e = AuditLog::import_jsonl(
         "acme",
         LogConfig::default(),
         &mut "\n\nnot json\n".as_bytes(),
     )
     .unwrap_err();
-    assert_eq!(e.line, 3);
+    // Blank lines are refused: the first one is the error.
+    assert_eq!((e.line(), e.code()), (Some(1), "INVALID_AUDIT_LOG"));
 }
 
 #[test]
@@ -267,9 +270,9 @@ fn sealed_entry_is_what_the_host_persists() {
     let (row, hash, bytes) = (a.row, a.hash, a.bytes.to_vec());
     assert_eq!(
         (row, a.prev_hash, a.id.to_string()),
-        (1, Hash::ZERO, "evt_0000000000000001".to_owned())
+        (1, Digest::ZERO, "evt_0000000000000001".to_owned())
     );
-    assert_eq!(Hash::of(&bytes), hash);
+    assert_eq!(Digest::of(&bytes), hash);
     let b = log.append(&crate::entry(1)).unwrap();
     assert_eq!(b.prev_hash, hash);
     // Same inputs, same bytes: deterministic.

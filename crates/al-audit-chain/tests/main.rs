@@ -8,12 +8,33 @@
 )]
 
 mod chain;
+mod flood;
+mod golden;
 mod proofs;
 mod query;
+mod typed;
 mod vectors;
 
-use al_audit_chain::{AuditLog, Kind, NewEntry};
+use al_audit_chain::{AuditLog, Chunk, ChunkOutcome, Kind, NewEntry};
+use al_types::Timestamp;
 use serde_json::json;
+
+/// The time every test verification and checkpoint is taken at.
+pub const T0: Timestamp = match Timestamp::from_unix_millis(1_764_331_300_000) {
+    Some(t) => t,
+    None => Timestamp::UNIX_EPOCH,
+};
+
+/// Run verification chunks on scoped threads, as a host would.
+pub fn threads(chunks: Vec<Chunk<'_>>) -> Vec<ChunkOutcome> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || c.run()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
 
 /// The repository root.
 pub fn root() -> std::path::PathBuf {
@@ -46,7 +67,7 @@ pub fn entry(i: u64) -> NewEntry {
     NewEntry {
         kind,
         agent_id: (kind != Kind::PolicyChange).then_some(agent),
-        timestamp_ms: 1_764_331_200_000 + (i as i64) * 1500,
+        timestamp: Timestamp::from_unix_millis(1_764_331_200_000 + (i as i64) * 1500).unwrap(),
         fields: fields.as_object().unwrap().clone(),
     }
 }

@@ -1,6 +1,7 @@
 //! Query filters, cursors, replay lookup and outcomes.
 
-use al_audit_chain::{AuditLog, Kind, LogConfig, OutcomeReport, Query, QueryError};
+use al_audit_chain::{AuditLog, Error, Kind, LogConfig, OutcomeReport, Query};
+use al_types::{EntryId, ErrorCode, Timestamp};
 
 #[test]
 fn query_filters_newest_first_with_stable_cursors() {
@@ -22,7 +23,7 @@ fn query_filters_newest_first_with_stable_cursors() {
     let mut page = log.query(&q).unwrap();
     let mut appended = 100;
     loop {
-        got.extend(page.entries.iter().map(|e| e.row));
+        got.extend(page.entries.iter().map(|e| e.row()));
         let Some(c) = page.next_cursor.clone() else {
             break;
         };
@@ -43,6 +44,7 @@ fn query_filters_newest_first_with_stable_cursors() {
 fn every_filter_agrees_with_a_scan() {
     let log = crate::log_of(80);
     let t0 = 1_764_331_200_000i64;
+    let at = |ms: i64| Timestamp::from_unix_millis(ms).unwrap();
     let queries = [
         Query {
             action_type: Some("db.migrate".into()),
@@ -57,8 +59,8 @@ fn every_filter_agrees_with_a_scan() {
             ..Query::default()
         },
         Query {
-            since_ms: Some(t0 + 30_000),
-            until_ms: Some(t0 + 60_000),
+            since: Some(at(t0 + 30_000)),
+            until: Some(at(t0 + 60_000)),
             ..Query::default()
         },
         Query {
@@ -92,12 +94,12 @@ fn every_filter_agrees_with_a_scan() {
                     && q.status
                         .as_deref()
                         .is_none_or(|s| e.str_field("status") == Some(s))
-                    && q.since_ms.is_none_or(|s| e.timestamp_ms >= s)
-                    && q.until_ms.is_none_or(|u| e.timestamp_ms < u)
+                    && q.since.is_none_or(|s| e.timestamp >= s)
+                    && q.until.is_none_or(|u| e.timestamp < u)
             })
             .collect();
         assert_eq!(
-            page.entries.iter().map(|e| e.row).collect::<Vec<_>>(),
+            page.entries.iter().map(|e| e.row()).collect::<Vec<_>>(),
             want,
             "{q:?}"
         );
@@ -147,7 +149,7 @@ fn bad_cursors_and_limits_are_typed_errors() {
                 ..Query::default()
             })
             .unwrap_err();
-        assert!(matches!(e, QueryError::InvalidCursor(_)), "{c}");
+        assert!(matches!(e, Error::InvalidCursor { .. }), "{c}");
         assert_eq!(e.code(), "INVALID_CURSOR");
     }
     assert_eq!(
@@ -156,42 +158,41 @@ fn bad_cursors_and_limits_are_typed_errors() {
             ..Query::default()
         })
         .unwrap_err(),
-        QueryError::InvalidLimit
+        Error::InvalidLimit { max: 200 }
     );
     let bare = AuditLog::with_config("acme", LogConfig { index: false });
-    assert_eq!(
-        bare.query(&Query::default()).unwrap_err(),
-        QueryError::NoIndex
-    );
+    assert_eq!(bare.query(&Query::default()).unwrap_err(), Error::NoIndex);
+    assert_eq!(Error::NoIndex.code(), "NOT_SUPPORTED");
 }
 
 #[test]
 fn replay_lookup_by_agent_and_event_id() {
     let log = crate::log_of(20);
-    let row = log.find_event("agt_1", "ev-1").unwrap();
-    assert_eq!(row, 2);
+    let id = log.find_event("agt_1", "ev-1").unwrap();
+    assert_eq!(id.row(), 2);
     assert_eq!(
         log.find_event("agt_2", "ev-1"),
         None,
         "ids are scoped per agent"
     );
-    assert_eq!(log.entry_by_id("evt_0000000000000002").unwrap().row, 2);
+    assert_eq!(log.entry_by_id(id).unwrap().row(), 2);
 }
 
 #[test]
 fn outcomes_are_last_write_wins_and_never_lost() {
     let mut log = crate::log_of(6);
-    let id = "evt_0000000000000002"; // action by agt_1
+    let id = EntryId::parse("evt_0000000000000002").unwrap(); // action by agt_1
+    let t = |ms: i64| Timestamp::from_unix_millis(ms).unwrap();
     let report = |s: &str| OutcomeReport {
         status: s.into(),
         message: Some(format!("it was {s}")),
         metadata: None,
     };
     let _ = log
-        .report_outcome("agt_1", id, &report("failure"), 1)
+        .report_outcome("agt_1", id, &report("failure"), t(1))
         .unwrap();
     let _ = log
-        .report_outcome("agt_1", id, &report("success"), 2)
+        .report_outcome("agt_1", id, &report("success"), t(2))
         .unwrap();
     assert_eq!(
         log.current_outcome(id).unwrap().str_field("status"),
@@ -205,29 +206,39 @@ fn outcomes_are_last_write_wins_and_never_lost() {
         .unwrap();
     assert_eq!(history.entries.len(), 2, "both reports are chained");
     assert_eq!(
-        log.report_outcome("agt_0", id, &report("success"), 3)
+        log.report_outcome("agt_0", id, &report("success"), t(3))
             .unwrap_err()
             .code(),
         "FORBIDDEN"
     );
     assert_eq!(
-        log.report_outcome("agt_1", "evt_00000000000000ff", &report("success"), 3)
-            .unwrap_err()
-            .code(),
+        log.report_outcome(
+            "agt_1",
+            EntryId::parse("evt_00000000000000ff").unwrap(),
+            &report("success"),
+            t(3)
+        )
+        .unwrap_err()
+        .code(),
         "NOT_FOUND"
     );
     assert_eq!(
-        log.report_outcome("agt_1", "evt_0000000000000004", &report("success"), 3)
-            .unwrap_err()
-            .code(),
+        log.report_outcome(
+            "agt_1",
+            EntryId::parse("evt_0000000000000004").unwrap(),
+            &report("success"),
+            t(3)
+        )
+        .unwrap_err()
+        .code(),
         "NOT_FOUND",
         "row 4 is not an action"
     );
     assert_eq!(
-        log.report_outcome("agt_1", id, &report("meh"), 3)
+        log.report_outcome("agt_1", id, &report("meh"), t(3))
             .unwrap_err()
             .code(),
         "INVALID_REQUEST"
     );
-    assert!(log.verify(None, 0).result.chain_valid);
+    assert!(log.verify(None, crate::T0).result.chain_valid);
 }

@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use al_audit_chain::{AuditLog, ChainVerifier, Hash, JsonlVerifier, Kind, NewEntry, merkle};
+use al_audit_chain::{AuditLog, ChainVerifier, JsonlVerifier, Kind, NewEntry};
 use al_breaker::{Admission, Breaker, BreakerConfig, Observation, State};
 use al_policy::{ActionRequest, Agent, Limits, Manifest, PolicySet, Status, Timestamp};
+use al_types::{EntryId, ErrorCode};
 use serde_json::{Map, Value, json};
 
 use crate::io::UsageError;
@@ -82,7 +83,8 @@ impl Host {
         let entry = NewEntry {
             kind,
             agent_id: Some(agent.to_owned()),
-            timestamp_ms: now,
+            timestamp: al_types::Timestamp::from_unix_millis(now)
+                .ok_or_else(|| UsageError(format!("demo: time {now} out of range")))?,
             fields,
         };
         match self.log.append(&entry) {
@@ -113,16 +115,15 @@ impl Host {
     }
 
     fn act(&mut self, agent: &str, body: Value, now: i64) -> Result<Outcome, UsageError> {
-        let now_u = u64::try_from(now).unwrap_or(0);
+        let ts = Timestamp::from_unix_millis(now)
+            .ok_or_else(|| UsageError("demo clock out of range".into()))?;
         let cfg = self.cfg.clone();
         let breaker = self
             .breakers
             .entry(agent.to_owned())
-            .or_insert_with(|| Breaker::new(now_u));
-        let (adm, fx) = breaker.admit(&cfg, now_u);
+            .or_insert_with(|| Breaker::new(ts));
+        let (adm, fx) = breaker.admit(&cfg, ts);
         self.record_effects(agent, now, &fx)?;
-        let ts = Timestamp::from_unix_millis(now)
-            .ok_or_else(|| UsageError("demo clock out of range".into()))?;
         let req = ActionRequest::from_value(&body, ts, &Limits::default())
             .map_err(|e| UsageError(e.to_string()))?;
         let (status, code, policy, reason) = match adm {
@@ -178,15 +179,13 @@ impl Host {
                 action_type: req.action_type(),
                 denied: status == Status::Denied || status == Status::PolicyNotFound,
                 data_count: req.data_accessed().iter().map(|d| d.count).sum(),
-                hour_utc: ts.hour(),
                 delegation_created: false,
-                outcome: None,
             };
             let breaker = self
                 .breakers
                 .entry(agent.to_owned())
-                .or_insert_with(|| Breaker::new(now_u));
-            let fx = breaker.observe(&cfg, now_u, &obs);
+                .or_insert_with(|| Breaker::new(ts));
+            let fx = breaker.observe(&cfg, ts, &obs);
             self.record_effects(agent, now, &fx)?;
         }
         Ok(Outcome::Decided {
@@ -310,7 +309,7 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
                 json,
                 &format!("   {agent:<12} {at:<18} {label:<28} {reason}"),
             );
-            decisions.push(json!({"agent_id": agent, "action_type": at, "status": status, "denial_reason": code, "policy_name": policy, "audit_event_id": al_audit_chain::EntryId(row).to_string()}));
+            decisions.push(json!({"agent_id": agent, "action_type": at, "status": status, "denial_reason": code, "policy_name": policy, "audit_event_id": EntryId::from_row(row).map(|i| i.to_string())}));
         }
     }
 
@@ -408,7 +407,8 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         .is_some_and(|b| b.state() == State::Halt);
 
     say(json, "\n4. The audit chain");
-    let now_u = now;
+    let now_u = al_types::Timestamp::from_unix_millis(now)
+        .ok_or_else(|| UsageError(format!("demo: time {now} out of range")))?;
     let cp = host.log.checkpoint(now_u);
     let verified = host.log.verify(Some(&cp), now_u);
     say(
@@ -449,7 +449,7 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         .collect();
     let mut v = JsonlVerifier::new(ChainVerifier::new("acme").against(&cp));
     for l in tampered.lines() {
-        v.push_line(l);
+        v.push_line(l.as_bytes());
     }
     let caught = v.finish(now_u);
     say(
@@ -460,49 +460,45 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
             caught
                 .result
                 .first_broken_at_row_id
-                .as_deref()
-                .unwrap_or("-")
+                .map_or_else(|| "-".to_owned(), |i| i.to_string())
         ),
     );
 
     say(json, "\n6. Proof of one event");
     let size = cp.checkpoint().size;
+    let drop_id = EntryId::from_row(drop_row)
+        .ok_or_else(|| UsageError("demo: the db.drop action was not recorded".into()))?;
     let proof = host
         .log
-        .tree()
-        .inclusion_proof(drop_row - 1, size)
-        .unwrap_or_default();
-    let entry_hash = host.log.hash(drop_row).unwrap_or_default();
-    let leaf = merkle::leaf_hash(&entry_hash);
-    let proof_ok =
-        merkle::verify_inclusion(drop_row - 1, size, &leaf, &proof, &cp.checkpoint().root);
+        .prove_inclusion(drop_id, now_u)
+        .map_err(|e| UsageError(format!("demo: {e}")))?;
+    let proof_ok = proof.verify(&cp).is_ok();
     say(
         json,
         &format!(
-            "   {} is in the log of size {size}: {} hashes, verified={proof_ok}",
-            al_audit_chain::EntryId(drop_row),
-            proof.len()
+            "   {drop_id} is in the log of size {size}: {} hashes, verified={proof_ok}",
+            proof.path.len()
         ),
     );
 
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)
             .map_err(|e| UsageError(format!("cannot create `{}`: {e}", dir.display())))?;
-        let proof_doc = json!({
-            "type": "inclusion",
-            "checkpoint": serde_json::to_value(cp.checkpoint()).unwrap_or_default(),
-            "row": drop_row,
-            "entry_id": al_audit_chain::EntryId(drop_row).to_string(),
-            "entry_hash": entry_hash.to_string(),
-            "leaf_index": drop_row - 1,
-            "leaf_hash": leaf.to_string(),
-            "path": proof.iter().map(Hash::to_string).collect::<Vec<_>>(),
-        });
+        let proof_doc = serde_json::to_value(&proof).unwrap_or_default();
         crate::cmd::write_file(&dir.join("manifest.yaml"), MANIFEST.as_bytes())?;
         crate::cmd::write_file(&dir.join("audit.jsonl"), text.as_bytes())?;
+        // A fixed demo key, so the demo stays reproducible: not a secret.
+        let key =
+            al_audit_chain::Ed25519Signer::from_seed("demo.agentlattice.invalid/acme", [42; 32])
+                .map_err(|e| UsageError(format!("demo: {e}")))?;
+        let signed = cp
+            .checkpoint()
+            .sign(&[&key])
+            .map_err(|e| UsageError(format!("demo: {e}")))?;
+        crate::cmd::write_file(&dir.join("checkpoint.txt"), signed.as_bytes())?;
         crate::cmd::write_file(
-            &dir.join("checkpoint.txt"),
-            cp.checkpoint().to_text(None).as_bytes(),
+            &dir.join("demo.pub"),
+            (key.verifier().to_text() + "\n").as_bytes(),
         )?;
         crate::cmd::write_file(
             &dir.join("proof.json"),
@@ -511,16 +507,15 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         say(
             json,
             &format!(
-                "\nwrote {}/{{manifest.yaml,audit.jsonl,checkpoint.txt,proof.json}}",
+                "\nwrote {}/{{manifest.yaml,audit.jsonl,checkpoint.txt,demo.pub,proof.json}}",
                 dir.display()
             ),
         );
         say(
             json,
             &format!(
-                "try:  al verify {}/audit.jsonl --checkpoint {}/checkpoint.txt",
-                dir.display(),
-                dir.display()
+                "try:  al verify {d}/audit.jsonl --checkpoint {d}/checkpoint.txt --key {d}/demo.pub",
+                d = dir.display()
             ),
         );
     }

@@ -83,29 +83,6 @@ pub fn document(path: &Path) -> Result<serde_json::Value, UsageError> {
     }
 }
 
-/// Parse a hash given in hex (64 digits) or base64 (standard or URL-safe).
-pub fn hash_arg(name: &str, s: &str) -> Result<al_audit_chain::Hash, UsageError> {
-    let s = s.trim();
-    if let Some(h) = al_audit_chain::Hash::from_hex(&s.to_ascii_lowercase()) {
-        return Ok(h);
-    }
-    if let Some(bytes) = base64_decode(s)
-        && let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
-        return Ok(al_audit_chain::Hash(arr));
-    }
-    Err(UsageError(format!(
-        "`--{name}` must be a 32-byte hash in hex (64 digits) or base64, got `{s}`"
-    )))
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let e = base64::engine::general_purpose::STANDARD;
-    let u = base64::engine::general_purpose::URL_SAFE;
-    e.decode(s).or_else(|_| u.decode(s)).ok()
-}
-
 /// Print to stdout like `println!`; see [`write_out`].
 macro_rules! outln {
     ($($t:tt)*) => { $crate::io::write_out(&mut ::std::io::stdout(), format_args!("{}\n", format_args!($($t)*))) };
@@ -133,19 +110,5 @@ pub fn write_out(stream: &mut dyn std::io::Write, args: fmt::Arguments<'_>) {
         // stderr may be the stream that failed: report without panicking.
         let _ = writeln!(std::io::stderr(), "al: cannot write output: {e}");
         std::process::exit(2);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hashes_in_hex_and_base64() {
-        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let b64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-        assert_eq!(
-            super::hash_arg("x", hex).unwrap(),
-            super::hash_arg("x", b64).unwrap()
-        );
-        assert!(super::hash_arg("x", "abc").is_err());
     }
 }

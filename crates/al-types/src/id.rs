@@ -25,6 +25,9 @@ impl ErrorCode for EntryIdParseError {
 }
 
 impl EntryId {
+    /// The id of row 1, the first entry of every chain.
+    pub const FIRST: EntryId = EntryId(1);
+
     /// The id of `row`; `None` for row 0 (rows start at 1).
     #[must_use]
     pub const fn from_row(row: u64) -> Option<EntryId> {

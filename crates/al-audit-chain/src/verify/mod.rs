@@ -17,14 +17,20 @@
 //! reported at row *n + 1*. An edit of the last row with its hash
 //! recomputed can only be caught against a checkpoint; hold one.
 
+mod parallel;
+
+use al_types::{Digest, EntryId, Timestamp};
 use serde::Serialize;
 
-use crate::checkpoint::{Checkpoint, VerifiedCheckpoint};
-use crate::encoding::{DOMAIN, EntryId, Hash, VERSION, decode, peek_prev_hash, peek_row};
-use crate::merkle::Frontier;
-use crate::time::format_ms;
+pub use parallel::{Chunk, ChunkOutcome, verify_parallel};
 
-/// SPEC §4's verify result, exactly as the SDK parses it.
+use crate::checkpoint::{Checkpoint, VerifiedCheckpoint};
+use crate::encoding::{decode, peek_prev_hash, peek_row};
+use crate::entry::{DOMAIN, VERSION, validate_fields};
+use crate::merkle::Frontier;
+
+/// The verify result of `GET /audit/verify`, exactly as the SDK parses it
+/// (`docs/audit-encoding.md`, "Verification").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifyResult {
     /// Workspace.
@@ -34,13 +40,13 @@ pub struct VerifyResult {
     /// Last row that verified.
     pub verified_through_row: u64,
     /// Hash of that row (`null` when none verified).
-    pub chain_hash: Option<Hash>,
+    pub chain_hash: Option<Digest>,
     /// Verification started from a checkpoint instead of row 1.
     pub verified_from_checkpoint: bool,
     /// When the verification ran (caller's time).
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     /// Id of the first bad row, if any.
-    pub first_broken_at_row_id: Option<String>,
+    pub first_broken_at_row_id: Option<EntryId>,
 }
 
 /// Why verification failed.
@@ -83,21 +89,19 @@ pub struct Verification {
     /// Entries read.
     pub entries_read: u64,
     /// Merkle root of the rows verified, when tracked (from row 1 only).
-    pub root: Option<Hash>,
+    pub root: Option<Digest>,
 }
 
-/// Check one record: its header, row, link and (if given) stored hash.
-/// Returns its recomputed hash.
-///
-/// # Errors
-/// The failure, naming `expected_row`.
-pub fn check_record(
+/// Check one record: its header, row, link and (if given) stored hash;
+/// with `strict`, also a full decode and the kind's field rules. Returns
+/// its recomputed hash, or the failure naming `expected_row`.
+pub(crate) fn check_record(
     bytes: &[u8],
-    stored: Option<&Hash>,
+    stored: Option<&Digest>,
     expected_row: u64,
-    expected_prev: &Hash,
+    expected_prev: &Digest,
     strict: bool,
-) -> Result<Hash, VerifyFailure> {
+) -> Result<Digest, VerifyFailure> {
     let fail = |code, message: String| VerifyFailure {
         row: expected_row,
         code,
@@ -111,10 +115,10 @@ pub fn check_record(
             "not an audit entry v1".into(),
         ));
     }
-    if strict && let Err(e) = decode(bytes) {
+    if strict && let Err(e) = decode(bytes).and_then(|e| validate_fields(e.kind, &e.fields)) {
         return Err(fail(FailureCode::Undecodable, e.to_string()));
     }
-    let hash = Hash::of(bytes);
+    let hash = Digest::of(bytes);
     if let Some(s) = stored
         && *s != hash
     {
@@ -145,8 +149,8 @@ pub fn check_record(
 pub struct ChainVerifier {
     org_id: String,
     next_row: u64,
-    prev: Hash,
-    last_good: Option<(u64, Hash)>,
+    prev: Digest,
+    last_good: Option<(u64, Digest)>,
     from_checkpoint: bool,
     target: Option<Checkpoint>,
     frontier: Option<Frontier>,
@@ -162,7 +166,7 @@ impl ChainVerifier {
         ChainVerifier {
             org_id: org_id.into(),
             next_row: 1,
-            prev: Hash::ZERO,
+            prev: Digest::ZERO,
             last_good: None,
             from_checkpoint: false,
             target: None,
@@ -206,7 +210,8 @@ impl ChainVerifier {
         self
     }
 
-    /// Fully decode every entry, not only its header, row and link.
+    /// Fully decode every entry and check its kind's field rules, not only
+    /// its header, row, link and hash.
     #[must_use]
     pub fn strict(mut self) -> ChainVerifier {
         self.strict = true;
@@ -232,7 +237,7 @@ impl ChainVerifier {
 
     /// Feed the next record. Returns `false` once verification has failed
     /// (further records are ignored).
-    pub fn push(&mut self, bytes: &[u8], stored_hash: Option<&Hash>) -> bool {
+    pub fn push(&mut self, bytes: &[u8], stored_hash: Option<&Digest>) -> bool {
         if self.failure.is_some() {
             return false;
         }
@@ -278,7 +283,7 @@ impl ChainVerifier {
 
     /// Finish at the caller's time.
     #[must_use]
-    pub fn finish(mut self, now_ms: i64) -> Verification {
+    pub fn finish(mut self, now: Timestamp) -> Verification {
         if self.failure.is_none()
             && let Some(t) = &self.target
         {
@@ -314,8 +319,11 @@ impl ChainVerifier {
                 verified_through_row: self.last_good.map_or(0, |g| g.0),
                 chain_hash: self.last_good.map(|g| g.1),
                 verified_from_checkpoint: self.from_checkpoint,
-                timestamp: format_ms(now_ms),
-                first_broken_at_row_id: self.failure.as_ref().map(|f| EntryId(f.row).to_string()),
+                timestamp: now,
+                first_broken_at_row_id: self
+                    .failure
+                    .as_ref()
+                    .and_then(|f| EntryId::from_row(f.row)),
             },
             failure: self.failure,
             entries_read: self.read,
@@ -324,120 +332,10 @@ impl ChainVerifier {
     }
 }
 
-/// Verify records that carry their stored hashes, split over `threads`
-/// scoped threads (the caller chooses how many; 1 runs inline). Gives the
-/// same answer as sequential verification.
-#[must_use]
-pub fn verify_parallel(
-    org_id: &str,
-    records: &[(&[u8], Hash)],
-    threads: usize,
-    checkpoint: Option<&VerifiedCheckpoint>,
-    now_ms: i64,
-) -> Verification {
-    let threads = threads.clamp(1, 256);
-    let chunk = records.len().div_ceil(threads).max(1);
-    let check_chunk = |ci: usize, part: &[(&[u8], Hash)]| -> Option<VerifyFailure> {
-        let base = ci * chunk;
-        for (i, (bytes, stored)) in part.iter().enumerate() {
-            let idx = base + i;
-            let prev = match idx.checked_sub(1).and_then(|p| records.get(p)) {
-                Some((_, h)) => *h,
-                None => Hash::ZERO,
-            };
-            if let Err(f) = check_record(bytes, Some(stored), idx as u64 + 1, &prev, false) {
-                return Some(f);
-            }
-        }
-        None
-    };
-    let failures: Vec<Option<VerifyFailure>> = if threads == 1 {
-        vec![check_chunk(0, records)]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = records
-                .chunks(chunk)
-                .enumerate()
-                .map(|(ci, part)| (ci, s.spawn(move || check_chunk(ci, part))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|(ci, h)| {
-                    // Name the first row of the chunk whose thread failed.
-                    h.join().unwrap_or_else(|_| {
-                        Some(VerifyFailure {
-                            row: (ci * chunk) as u64 + 1,
-                            code: FailureCode::Undecodable,
-                            message: "verifier thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        })
-    };
-    let mut failure = failures.into_iter().flatten().min_by_key(|f| f.row);
-    // Checkpoint checks, in the order the sequential verifier meets them:
-    // a mismatch at the checkpoint's row comes before any later failure.
-    if let Some(cp) = checkpoint.map(VerifiedCheckpoint::checkpoint) {
-        let before_failure = failure.as_ref().is_none_or(|f| f.row > cp.size);
-        let head_at_cp = cp
-            .size
-            .checked_sub(1)
-            .and_then(|i| records.get(i as usize))
-            .map(|r| r.1);
-        if before_failure && cp.size >= 1 && head_at_cp.is_some_and(|h| h != cp.head_hash) {
-            failure = Some(VerifyFailure {
-                row: cp.size,
-                code: FailureCode::CheckpointMismatch,
-                message: format!(
-                    "the log disagrees with the checkpoint at row {}: history before it was rewritten",
-                    cp.size
-                ),
-            });
-        } else if failure.is_none() && cp.org_id != org_id {
-            failure = Some(VerifyFailure {
-                row: 1,
-                code: FailureCode::CheckpointMismatch,
-                message: format!("checkpoint is for org `{}`, not `{org_id}`", cp.org_id),
-            });
-        } else if failure.is_none() && cp.size > records.len() as u64 {
-            failure = Some(VerifyFailure {
-                row: records.len() as u64 + 1,
-                code: FailureCode::Truncated,
-                message: format!(
-                    "the log ends at row {} but the checkpoint covers {} rows",
-                    records.len(),
-                    cp.size
-                ),
-            });
-        }
-    }
-    let through = failure
-        .as_ref()
-        .map_or(records.len() as u64, |f| f.row.saturating_sub(1));
-    Verification {
-        result: VerifyResult {
-            org_id: org_id.to_owned(),
-            chain_valid: failure.is_none(),
-            verified_through_row: through,
-            chain_hash: through
-                .checked_sub(1)
-                .and_then(|i| records.get(i as usize))
-                .map(|r| r.1),
-            verified_from_checkpoint: false,
-            timestamp: format_ms(now_ms),
-            first_broken_at_row_id: failure.as_ref().map(|f| EntryId(f.row).to_string()),
-        },
-        failure,
-        entries_read: records.len() as u64,
-        root: None,
-    }
-}
-
 impl crate::log::AuditLog {
     /// Verify this log's own records from row 1 (and against `checkpoint`).
     #[must_use]
-    pub fn verify(&self, checkpoint: Option<&VerifiedCheckpoint>, now_ms: i64) -> Verification {
+    pub fn verify(&self, checkpoint: Option<&VerifiedCheckpoint>, now: Timestamp) -> Verification {
         let mut v = ChainVerifier::new(self.org_id());
         if let Some(cp) = checkpoint {
             v = v.against(cp);
@@ -447,6 +345,6 @@ impl crate::log::AuditLog {
                 break;
             }
         }
-        v.finish(now_ms)
+        v.finish(now)
     }
 }

@@ -1,0 +1,853 @@
+//! A serde `Serializer` that writes the canonical value encoding directly,
+//! so a typed record (`T: Serialize`) is appended without first being
+//! turned into a `serde_json::Value` tree.
+//!
+//! It produces exactly the bytes the general encoder produces for
+//! `serde_json::to_value(record)`: the same data model mapping (options and
+//! unit as `null`, unit variants as strings, other variants as one-key
+//! objects, bytes as arrays of integers, non-negative signed integers under
+//! the unsigned tag, non-finite floats as `null`, integer and `bool` map
+//! keys as their decimal or `true`/`false` text). It is stricter in three
+//! places, each an error instead of a silent choice: a key repeated in one
+//! object (`serde_json` keeps the last), a float map key, and a 128-bit
+//! integer beyond 64 bits.
+//!
+//! Objects are written member by member into the output and put into key
+//! order at their end, using spans kept in caller-owned [`Scratch`], so a
+//! steady stream of appends allocates nothing here.
+
+use std::fmt;
+
+use serde::ser::{self, Impossible, Serialize};
+
+use super::encode::put_str;
+use crate::entry::MAX_DEPTH;
+use crate::error::EntryProblem;
+
+/// Reusable working memory of the canonical serializer.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scratch {
+    /// Members of the objects being written (innermost last).
+    spans: Vec<Span>,
+    /// Copy of an object's members while they are reordered.
+    tmp: Vec<u8>,
+}
+
+impl Scratch {
+    pub(crate) fn resident_bytes(&self) -> usize {
+        self.spans.capacity() * std::mem::size_of::<Span>() + self.tmp.capacity()
+    }
+}
+
+/// One object member in the output: `[start, end)` holds the length-prefixed
+/// key and the value; the key's bytes start at `start + 4`.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    key_len: usize,
+    end: usize,
+}
+
+/// Why a record could not be encoded.
+#[derive(Debug)]
+pub(crate) struct SerError(pub(crate) EntryProblem);
+
+impl fmt::Display for SerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SerError {}
+
+impl ser::Error for SerError {
+    fn custom<T: fmt::Display>(msg: T) -> SerError {
+        SerError(EntryProblem::Record(msg.to_string()))
+    }
+}
+
+fn record(msg: &str) -> SerError {
+    SerError(EntryProblem::Record(msg.to_owned()))
+}
+
+/// Write `value` as the fields object of an entry: it must serialise to an
+/// object. Returns the spans of its top-level members (key and value
+/// ranges in `out`) through `members`.
+pub(crate) fn encode_fields<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    value: &T,
+    members: &mut Vec<(usize, usize, usize)>,
+) -> Result<(), SerError> {
+    scratch.spans.clear();
+    let mut enc = Encoder {
+        out,
+        scratch,
+        level: 0,
+        top: Some(members),
+    };
+    value.serialize(&mut enc)
+}
+
+/// The serializer. `level` is the nesting level of the container whose
+/// value is being written (0 outside the fields object).
+pub(crate) struct Encoder<'a> {
+    out: &'a mut Vec<u8>,
+    scratch: &'a mut Scratch,
+    level: usize,
+    /// At the top only: where to report the fields object's members.
+    top: Option<&'a mut Vec<(usize, usize, usize)>>,
+}
+
+impl Encoder<'_> {
+    fn at_top(&self) -> Result<(), SerError> {
+        if self.level == 0 {
+            Err(record("a record must serialise to a JSON object"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn scalar(&mut self, bytes: &[u8]) -> Result<(), SerError> {
+        self.at_top()?;
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn uint(&mut self, v: u64) -> Result<(), SerError> {
+        self.at_top()?;
+        self.out.push(0x03);
+        self.out.extend_from_slice(&v.to_be_bytes());
+        Ok(())
+    }
+
+    fn int(&mut self, v: i64) -> Result<(), SerError> {
+        if let Ok(u) = u64::try_from(v) {
+            return self.uint(u);
+        }
+        self.at_top()?;
+        self.out.push(0x04);
+        self.out.extend_from_slice(&v.to_be_bytes());
+        Ok(())
+    }
+
+    fn float(&mut self, v: f64) -> Result<(), SerError> {
+        self.at_top()?;
+        if v.is_finite() {
+            self.out.push(0x05);
+            self.out.extend_from_slice(&v.to_bits().to_be_bytes());
+        } else {
+            // As `serde_json::to_value` does.
+            self.out.push(0x00);
+        }
+        Ok(())
+    }
+
+    fn string(&mut self, s: &str) -> Result<(), SerError> {
+        self.at_top()?;
+        self.out.push(0x06);
+        put_str(self.out, s);
+        Ok(())
+    }
+
+    /// The level of a container opened here, refused past [`MAX_DEPTH`].
+    fn child_level(&self) -> Result<usize, SerError> {
+        let l = self.level + 1;
+        if l > MAX_DEPTH {
+            return Err(SerError(EntryProblem::TooDeep(MAX_DEPTH)));
+        }
+        Ok(l)
+    }
+
+    fn begin_seq(&mut self) -> Result<Seq<'_>, SerError> {
+        self.at_top()?;
+        let level = self.child_level()?;
+        self.out.push(0x07);
+        let count_at = self.out.len();
+        self.out.extend_from_slice(&[0; 4]);
+        Ok(Seq {
+            enc: Encoder {
+                out: &mut *self.out,
+                scratch: &mut *self.scratch,
+                level,
+                top: None,
+            },
+            count_at,
+            count: 0,
+        })
+    }
+
+    fn begin_object(&mut self) -> Result<Obj<'_>, SerError> {
+        let level = self.child_level()?;
+        self.out.push(0x08);
+        let count_at = self.out.len();
+        self.out.extend_from_slice(&[0; 4]);
+        let base = self.scratch.spans.len();
+        let top = self.top.take();
+        Ok(Obj {
+            enc: Encoder {
+                out: &mut *self.out,
+                scratch: &mut *self.scratch,
+                level,
+                top: None,
+            },
+            top,
+            count_at,
+            base,
+            pending_key: None,
+        })
+    }
+
+    /// `{variant: <value>}` around a variant's content.
+    fn variant<T: Serialize + ?Sized>(&mut self, variant: &str, value: &T) -> Result<(), SerError> {
+        let mut obj = self.begin_object()?;
+        obj.member(variant, value)?;
+        obj.finish()
+    }
+}
+
+fn patch_count(out: &mut [u8], at: usize, n: usize) -> Result<(), SerError> {
+    let n = u32::try_from(n).map_err(|_| record("container too large"))?;
+    let slot = out
+        .get_mut(at..at + 4)
+        .ok_or_else(|| record("internal: count slot"))?;
+    slot.copy_from_slice(&n.to_be_bytes());
+    Ok(())
+}
+
+/// An array being written.
+pub(crate) struct Seq<'a> {
+    enc: Encoder<'a>,
+    count_at: usize,
+    count: usize,
+}
+
+impl Seq<'_> {
+    fn item<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        self.count += 1;
+        v.serialize(&mut self.enc)
+    }
+    fn finish(self) -> Result<(), SerError> {
+        patch_count(self.enc.out, self.count_at, self.count)
+    }
+}
+
+/// An object being written.
+pub(crate) struct Obj<'a> {
+    enc: Encoder<'a>,
+    /// At the top level only: where to report the members.
+    top: Option<&'a mut Vec<(usize, usize, usize)>>,
+    count_at: usize,
+    /// This object's first span in `scratch.spans`.
+    base: usize,
+    /// A map key written (at this offset) whose value has not come yet.
+    pending_key: Option<(usize, usize)>,
+}
+
+impl Obj<'_> {
+    fn member<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result<(), SerError> {
+        let start = self.enc.out.len();
+        put_str(self.enc.out, key);
+        self.value_after_key(start, key.len(), v)
+    }
+
+    fn value_after_key<T: Serialize + ?Sized>(
+        &mut self,
+        start: usize,
+        key_len: usize,
+        v: &T,
+    ) -> Result<(), SerError> {
+        v.serialize(&mut self.enc)?;
+        let end = self.enc.out.len();
+        self.enc.scratch.spans.push(Span {
+            start,
+            key_len,
+            end,
+        });
+        Ok(())
+    }
+
+    fn key_of<'o>(out: &'o [u8], s: &Span) -> &'o [u8] {
+        out.get(s.start + 4..s.start + 4 + s.key_len).unwrap_or(&[])
+    }
+
+    fn finish(self) -> Result<(), SerError> {
+        let Obj {
+            enc,
+            top,
+            count_at,
+            base,
+            ..
+        } = self;
+        let Encoder { out, scratch, .. } = enc;
+        let spans = scratch.spans.get(base..).unwrap_or(&[]);
+        let n = spans.len();
+        patch_count(out, count_at, n)?;
+        let sorted = spans
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if Obj::key_of(out, a) < Obj::key_of(out, b)));
+        if !sorted {
+            let mut order: Vec<Span> = spans.to_vec();
+            order.sort_unstable_by(|a, b| Obj::key_of(out, a).cmp(Obj::key_of(out, b)));
+            if let Some(w) = order
+                .windows(2)
+                .find(|w| matches!(w, [a, b] if Obj::key_of(out, a) == Obj::key_of(out, b)))
+            {
+                let key = w
+                    .first()
+                    .map(|s| String::from_utf8_lossy(Obj::key_of(out, s)).into_owned())
+                    .unwrap_or_default();
+                return Err(record(&format!("key `{key}` appears twice in one object")));
+            }
+            let region = count_at + 4;
+            scratch.tmp.clear();
+            scratch
+                .tmp
+                .extend_from_slice(out.get(region..).unwrap_or(&[]));
+            out.truncate(region);
+            for s in &mut order {
+                let len = s.end - s.start;
+                let from = s.start - region;
+                out.extend_from_slice(scratch.tmp.get(from..from + len).unwrap_or(&[]));
+                // Where the member now is, for the caller's view of the top level.
+                s.start = out.len() - len;
+                s.end = out.len();
+            }
+            if let Some(t) = top {
+                t.clear();
+                t.extend(order.iter().map(|s| (s.start + 4, s.key_len, s.end)));
+            }
+        } else if let Some(t) = top {
+            t.clear();
+            t.extend(spans.iter().map(|s| (s.start + 4, s.key_len, s.end)));
+        }
+        scratch.spans.truncate(base);
+        Ok(())
+    }
+}
+
+impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
+    type Ok = ();
+    type Error = SerError;
+    type SerializeSeq = Seq<'a>;
+    type SerializeTuple = Seq<'a>;
+    type SerializeTupleStruct = Seq<'a>;
+    type SerializeTupleVariant = VariantSeq<'a>;
+    type SerializeMap = Obj<'a>;
+    type SerializeStruct = Obj<'a>;
+    type SerializeStructVariant = VariantObj<'a>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), SerError> {
+        self.scalar(if v { &[0x02] } else { &[0x01] })
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), SerError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), SerError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), SerError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), SerError> {
+        self.int(v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), SerError> {
+        if let Ok(u) = u64::try_from(v) {
+            self.uint(u)
+        } else if let Ok(i) = i64::try_from(v) {
+            self.int(i)
+        } else {
+            Err(record("integer outside the 64-bit range"))
+        }
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), SerError> {
+        self.uint(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), SerError> {
+        self.uint(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), SerError> {
+        self.uint(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), SerError> {
+        self.uint(v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), SerError> {
+        u64::try_from(v)
+            .map_err(|_| record("integer outside the 64-bit range"))
+            .and_then(|u| self.uint(u))
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), SerError> {
+        self.float(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), SerError> {
+        self.float(v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), SerError> {
+        self.string(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), SerError> {
+        self.string(v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), SerError> {
+        let mut s = self.begin_seq()?;
+        for b in v {
+            s.item(b)?;
+        }
+        s.finish()
+    }
+    fn serialize_none(self) -> Result<(), SerError> {
+        self.scalar(&[0x00])
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), SerError> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), SerError> {
+        self.scalar(&[0x00])
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerError> {
+        self.scalar(&[0x00])
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        v: &'static str,
+    ) -> Result<(), SerError> {
+        self.string(v)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
+        self.variant(variant, v)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Seq<'a>, SerError> {
+        self.begin_seq()
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Seq<'a>, SerError> {
+        self.begin_seq()
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Seq<'a>, SerError> {
+        self.begin_seq()
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<VariantSeq<'a>, SerError> {
+        let obj = self.begin_object()?;
+        let start = obj.enc.out.len();
+        put_str(obj.enc.out, variant);
+        let inner_level = obj.enc.child_level()?;
+        obj.enc.out.push(0x07);
+        let count_at = obj.enc.out.len();
+        obj.enc.out.extend_from_slice(&[0; 4]);
+        Ok(VariantSeq {
+            obj,
+            start,
+            key_len: variant.len(),
+            inner_level,
+            count_at,
+            count: 0,
+        })
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Obj<'a>, SerError> {
+        self.begin_object()
+    }
+    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Obj<'a>, SerError> {
+        if name.starts_with("$serde_json::private::") {
+            return Err(record(
+                "serde_json raw values and numbers are not supported",
+            ));
+        }
+        self.begin_object()
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<VariantObj<'a>, SerError> {
+        let outer = self.begin_object()?;
+        let start = outer.enc.out.len();
+        put_str(outer.enc.out, variant);
+        let level = outer.enc.child_level()?;
+        outer.enc.out.push(0x08);
+        let count_at = outer.enc.out.len();
+        outer.enc.out.extend_from_slice(&[0; 4]);
+        let base = outer.enc.scratch.spans.len();
+        Ok(VariantObj {
+            outer_count_at: outer.count_at,
+            outer_base: outer.base,
+            start,
+            key_len: variant.len(),
+            inner: Obj {
+                enc: Encoder {
+                    out: outer.enc.out,
+                    scratch: outer.enc.scratch,
+                    level,
+                    top: None,
+                },
+                top: None,
+                count_at,
+                base,
+                pending_key: None,
+            },
+            outer_level: outer.enc.level,
+            outer_top: outer.top,
+        })
+    }
+}
+
+impl ser::SerializeSeq for Seq<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        self.item(v)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Seq<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        self.item(v)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Seq<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        self.item(v)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Obj<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerError> {
+        let start = self.enc.out.len();
+        // Placeholder length, then the key text.
+        self.enc.out.extend_from_slice(&[0; 4]);
+        key.serialize(KeyWriter {
+            out: &mut *self.enc.out,
+        })?;
+        let key_len = self.enc.out.len() - start - 4;
+        patch_count(self.enc.out, start, key_len)?;
+        self.pending_key = Some((start, key_len));
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        let (start, key_len) = self
+            .pending_key
+            .take()
+            .ok_or_else(|| record("map value without a key"))?;
+        self.value_after_key(start, key_len, v)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Obj<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
+        self.member(key, v)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+/// `{variant: [..]}`.
+pub(crate) struct VariantSeq<'a> {
+    obj: Obj<'a>,
+    start: usize,
+    key_len: usize,
+    inner_level: usize,
+    count_at: usize,
+    count: usize,
+}
+
+impl ser::SerializeTupleVariant for VariantSeq<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        self.count += 1;
+        let mut enc = Encoder {
+            out: &mut *self.obj.enc.out,
+            scratch: &mut *self.obj.enc.scratch,
+            level: self.inner_level,
+            top: None,
+        };
+        v.serialize(&mut enc)
+    }
+    fn end(self) -> Result<(), SerError> {
+        patch_count(self.obj.enc.out, self.count_at, self.count)?;
+        let end = self.obj.enc.out.len();
+        self.obj.enc.scratch.spans.push(Span {
+            start: self.start,
+            key_len: self.key_len,
+            end,
+        });
+        self.obj.finish()
+    }
+}
+
+/// `{variant: {..}}`.
+pub(crate) struct VariantObj<'a> {
+    outer_count_at: usize,
+    outer_base: usize,
+    outer_level: usize,
+    outer_top: Option<&'a mut Vec<(usize, usize, usize)>>,
+    start: usize,
+    key_len: usize,
+    inner: Obj<'a>,
+}
+
+impl ser::SerializeStructVariant for VariantObj<'_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
+        self.inner.member(key, v)
+    }
+    fn end(self) -> Result<(), SerError> {
+        let VariantObj {
+            outer_count_at,
+            outer_base,
+            outer_level,
+            outer_top,
+            start,
+            key_len,
+            inner,
+        } = self;
+        // Finish the inner object, then record it as the outer object's member.
+        let Obj {
+            enc,
+            count_at,
+            base,
+            ..
+        } = inner;
+        let Encoder { out, scratch, .. } = enc;
+        Obj {
+            enc: Encoder {
+                out: &mut *out,
+                scratch: &mut *scratch,
+                level: outer_level + 1,
+                top: None,
+            },
+            top: None,
+            count_at,
+            base,
+            pending_key: None,
+        }
+        .finish()?;
+        let end = out.len();
+        scratch.spans.push(Span {
+            start,
+            key_len,
+            end,
+        });
+        Obj {
+            enc: Encoder {
+                out,
+                scratch,
+                level: outer_level,
+                top: None,
+            },
+            top: outer_top,
+            count_at: outer_count_at,
+            base: outer_base,
+            pending_key: None,
+        }
+        .finish()
+    }
+}
+
+/// Writes a map key's text, as `serde_json` turns keys into strings.
+struct KeyWriter<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl KeyWriter<'_> {
+    fn text(self, s: &str) -> Result<(), SerError> {
+        self.out.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn key_must_be_a_string() -> SerError {
+    record("map keys must be strings, integers or booleans")
+}
+
+impl ser::Serializer for KeyWriter<'_> {
+    type Ok = ();
+    type Error = SerError;
+    type SerializeSeq = Impossible<(), SerError>;
+    type SerializeTuple = Impossible<(), SerError>;
+    type SerializeTupleStruct = Impossible<(), SerError>;
+    type SerializeTupleVariant = Impossible<(), SerError>;
+    type SerializeMap = Impossible<(), SerError>;
+    type SerializeStruct = Impossible<(), SerError>;
+    type SerializeStructVariant = Impossible<(), SerError>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), SerError> {
+        self.text(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), SerError> {
+        self.text(&v.to_string())
+    }
+    fn serialize_f32(self, _: f32) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_f64(self, _: f64) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_char(self, v: char) -> Result<(), SerError> {
+        self.text(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), SerError> {
+        self.text(v)
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_none(self) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_unit(self) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        v: &'static str,
+    ) -> Result<(), SerError> {
+        self.text(v)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, SerError> {
+        Err(key_must_be_a_string())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, SerError> {
+        Err(key_must_be_a_string())
+    }
+}

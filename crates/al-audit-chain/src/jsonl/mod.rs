@@ -1,0 +1,19 @@
+//! JSON Lines export and import: one entry per line.
+//!
+//! ```text
+//! {"row":1,"id":"evt_0000000000000001","kind":"action","agent_id":"agt_1","timestamp":"2026-11-28T12:00:00Z",
+//!  "action_type":"pr.merge","status":"executed",…,"prev_hash":"00…","hash":"…"}
+//! ```
+//! The writer puts the header keys first, then the kind's fields sorted by
+//! key, then `prev_hash` and `hash`. The reader is strict and shared by the
+//! library ([`AuditLog::import_jsonl`], [`JsonlVerifier`]) and the `al`
+//! command: `docs/audit-encoding.md` ("JSON Lines") lists every rule and
+//! exactly which re-formattings of a line it accepts. Reading a line
+//! re-encodes it canonically, so a JSONL file is verified without trusting
+//! anything in it.
+
+mod read;
+mod write;
+
+pub use read::{JsonlVerifier, MAX_LINE_BYTES, parse_line, parse_line_bytes};
+pub use write::{entry_to_line, write_line};

@@ -1,0 +1,246 @@
+//! The typed append path (a canonical serde `Serializer`) against the
+//! general path (`serde_json::to_value`, then the map encoder): same bytes
+//! for every record, same refusals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use al_audit_chain::{AuditLog, EntryProblem, Error, Kind, NewEntry};
+use al_types::{ErrorCode, Timestamp};
+use proptest::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(ms).unwrap()
+}
+
+/// Both paths on fresh logs: the typed bytes, or the typed error, must
+/// equal the map path's.
+fn both<T: Serialize>(kind: Kind, agent: Option<&str>, rec: &T) -> Result<Vec<u8>, Error> {
+    let mut a = AuditLog::new("acme");
+    let mut b = AuditLog::new("acme");
+    let typed = a
+        .append_record(kind, agent, t(1_764_331_200_000), rec)
+        .map(|s| s.bytes.to_vec());
+    let fields = match serde_json::to_value(rec) {
+        Ok(Value::Object(m)) => m,
+        _ => return typed,
+    };
+    let mapped = b
+        .append(&NewEntry {
+            kind,
+            agent_id: agent.map(str::to_owned),
+            timestamp: t(1_764_331_200_000),
+            fields,
+        })
+        .map(|s| s.bytes.to_vec());
+    match (&typed, &mapped) {
+        (Ok(x), Ok(y)) => assert_eq!(x, y, "typed and map paths differ"),
+        (Err(x), Err(y)) => assert_eq!(x.code(), y.code(), "{x} / {y}"),
+        _ => panic!("typed {typed:?} but map {mapped:?}"),
+    }
+    // Either way nothing was appended on error, and the logs agree.
+    assert_eq!(a.head_hash(), b.head_hash());
+    typed
+}
+
+#[derive(Clone, Debug, Serialize)]
+enum Shape {
+    Unit,
+    New(i32),
+    Tuple(u8, String),
+    Struct { z: bool, a: Option<f64> },
+}
+
+/// Fields declared out of key order; a `HashMap` iterates in any order.
+#[derive(Clone, Debug, Serialize)]
+struct Record {
+    status: String,
+    action_type: String,
+    zeta: Vec<Shape>,
+    alpha: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maybe: Option<u128>,
+    map: HashMap<String, Value>,
+    ordered: BTreeMap<u32, f32>,
+    chars: Vec<char>,
+    unit: (),
+    big: u64,
+    neg: i8,
+    #[serde(flatten)]
+    extra: BTreeMap<String, Value>,
+}
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        Just(json!(-0.0)),
+        "[a-z\"\\\\é😀]{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map("[a-cé]{0,3}", inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arb_shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Unit),
+        any::<i32>().prop_map(Shape::New),
+        (any::<u8>(), "[a-z]{0,3}").prop_map(|(a, b)| Shape::Tuple(a, b)),
+        (any::<bool>(), any::<Option<f64>>()).prop_map(|(z, a)| Shape::Struct { z, a }),
+    ]
+}
+
+prop_compose! {
+    fn arb_record()(
+        status in prop_oneof![Just("executed"), Just("denied"), Just("nope")],
+        action_type in "[a-z.]{1,8}",
+        zeta in prop::collection::vec(arb_shape(), 0..4),
+        alpha in any::<Option<i64>>(),
+        maybe in any::<Option<u64>>(),
+        map in prop::collection::hash_map("[a-f]{1,3}", arb_value(), 0..6),
+        ordered in prop::collection::btree_map(any::<u32>(), any::<f32>(), 0..4),
+        chars in prop::collection::vec(any::<char>(), 0..3),
+        big in any::<u64>(),
+        neg in any::<i8>(),
+        extra in prop::collection::btree_map("[x-z][a-z]{0,3}", arb_value(), 0..3),
+    ) -> Record {
+        Record {
+            status: status.into(), action_type, zeta, alpha, maybe: maybe.map(u128::from), map,
+            ordered, chars, unit: (), big, neg, extra,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn typed_records_encode_like_the_map_path(rec in arb_record(), kind in prop::sample::select(Kind::ALL.to_vec())) {
+        let _ = both(kind, Some("agt_1"), &rec);
+    }
+
+    #[test]
+    fn any_json_object_encodes_like_the_map_path(v in prop::collection::btree_map("[a-dé\"]{0,4}", arb_value(), 0..8)) {
+        let m: Map<String, Value> = v.into_iter().collect();
+        prop_assert!(both(Kind::Breaker, None, &m).is_ok());
+    }
+}
+
+#[test]
+fn typed_path_refusals() {
+    let mut log = AuditLog::new("acme");
+    let at = t(0);
+    // Not an object.
+    for e in [
+        log.append_record(Kind::Key, None, at, &1).unwrap_err(),
+        log.append_record(Kind::Key, None, at, &vec![1])
+            .unwrap_err(),
+        log.append_record(Kind::Key, None, at, &()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Entry { problem: EntryProblem::Record(m) } if m.contains("object")),
+            "{e}"
+        );
+    }
+    // A repeated key (serde_json::to_value would keep the last).
+    #[derive(Serialize)]
+    struct Dup {
+        a: u8,
+        #[serde(flatten)]
+        more: BTreeMap<String, u8>,
+    }
+    let e = log
+        .append_record(
+            Kind::Key,
+            None,
+            at,
+            &Dup {
+                a: 1,
+                more: [("a".to_owned(), 2)].into(),
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("`a` appears twice"), "{e}");
+    // Reserved keys, kind rules and depth as on the map path.
+    assert_eq!(
+        log.append_record(Kind::Key, None, at, &json!({"hash": 1}))
+            .unwrap_err(),
+        Error::Entry {
+            problem: EntryProblem::ReservedKey("hash".into())
+        }
+    );
+    let e = log
+        .append_record(Kind::Action, None, at, &json!({"action_type": "a"}))
+        .unwrap_err();
+    assert_eq!(e.code(), "INVALID_ENTRY");
+    let deep = (0..31).fold(json!(1), |v, _| json!([v]));
+    assert!(both(Kind::Key, None, &json!({ "v": deep })).is_ok());
+    let deeper = json!({ "v": [deep] });
+    assert_eq!(
+        both(Kind::Key, None, &deeper).unwrap_err(),
+        Error::Entry {
+            problem: EntryProblem::TooDeep(32)
+        }
+    );
+    // Floats as map keys, and integers past 64 bits.
+    let e = log
+        .append_record(Kind::Key, None, at, &BTreeMap::from([(1u8, 1.5f64)]))
+        .is_ok();
+    assert!(e, "integer keys are their decimal text");
+    #[derive(Serialize)]
+    struct Wide {
+        n: u128,
+    }
+    assert!(
+        log.append_record(Kind::Key, None, at, &Wide { n: u128::MAX })
+            .is_err()
+    );
+    // Too large.
+    let big = json!({ "s": "x".repeat(1 << 20) });
+    assert_eq!(
+        both(Kind::Key, None, &big).unwrap_err().code(),
+        "INVALID_ENTRY"
+    );
+    assert_eq!(log.len(), 1, "only the integer-keyed map was appended");
+}
+
+#[test]
+fn typed_and_map_appends_interleave_in_one_chain() {
+    #[derive(Serialize)]
+    struct Action<'a> {
+        action_type: &'a str,
+        status: &'a str,
+        event_id: String,
+    }
+    let mut log = AuditLog::new("acme");
+    for i in 0..20u64 {
+        if i % 2 == 0 {
+            let _ = log
+                .append_record(
+                    Kind::Action,
+                    Some("agt_1"),
+                    t(i as i64),
+                    &Action {
+                        action_type: "pr.merge",
+                        status: "executed",
+                        event_id: format!("ev-{i}"),
+                    },
+                )
+                .unwrap();
+        } else {
+            let _ = log.append(&crate::entry(i)).unwrap();
+        }
+    }
+    assert!(log.verify(None, crate::T0).result.chain_valid);
+    // The typed path feeds the indexes too.
+    assert_eq!(log.find_event("agt_1", "ev-4").unwrap().row(), 5);
+}
