@@ -22,6 +22,7 @@ mod timers;
 mod wire;
 
 pub use action::ActionCall;
+pub use al_audit_chain::{Checkpoint, InclusionProof, VerifiedCheckpoint};
 pub use al_policy::Format;
 pub use audit::AuditQuery;
 pub use config::{ConfigError, EngineConfig, EngineConfigBuilder};
