@@ -12,6 +12,9 @@ mod delegations;
 mod engine;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod operator;
 mod policies;

@@ -87,9 +87,7 @@ impl Fx {
 
     pub fn with(cfg: EngineConfig) -> Fx {
         let mut f = Fx::bare(cfg);
-        let org = f
-            .run(|e, now, rng| e.create_org(now, "acme", rng))
-            .unwrap();
+        let org = f.run(|e, now, rng| e.create_org(now, "acme", rng)).unwrap();
         f.svc = org.service_key.expose().to_owned();
         let svc = f.svc.clone();
         f.run(|e, now, _| e.import_policies(now, &svc, MANIFEST, ImportOptions::default()))
@@ -254,5 +252,10 @@ pub fn golden(name: &str, value: &serde_json::Value) {
     }
     let want = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(text, want, "{} differs (UPDATE_GOLDEN=1 rewrites it)", path.display());
+    assert_eq!(
+        text,
+        want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
+    );
 }

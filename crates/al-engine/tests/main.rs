@@ -9,4 +9,6 @@
 
 mod common;
 mod conformance;
+mod model;
 mod pipeline;
+mod seeds;
