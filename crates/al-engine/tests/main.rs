@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod clock;
 mod common;
 mod conformance;
 mod model;
