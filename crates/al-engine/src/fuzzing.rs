@@ -249,6 +249,9 @@ pub struct Harness {
     pub errors: usize,
     /// How often each error code, action status and denial reason was seen.
     pub seen: BTreeMap<String, usize>,
+    /// Check restore after every `restore_every`-th step (1: every step).
+    pub restore_every: usize,
+    steps: usize,
 }
 
 /// A config with a short calibration, so sequences reach every breaker state.
@@ -318,6 +321,8 @@ impl Harness {
             ok: 0,
             errors: 0,
             seen: BTreeMap::new(),
+            restore_every: 1,
+            steps: 0,
         }
     }
 
@@ -642,7 +647,10 @@ impl Harness {
                 }
             }
         }
-        self.check_restore();
+        self.steps += 1;
+        if self.steps.is_multiple_of(self.restore_every.max(1)) {
+            self.check_restore();
+        }
     }
 
     fn act(&mut self, who: u8, kind: u8, meta: u8, data: u8, event: Option<u8>, header: u8) {
@@ -875,7 +883,7 @@ impl Harness {
 
     /// Restore every org from its entries, and from its last snapshot plus
     /// the entries after it, and compare with the live engine.
-    fn check_restore(&self) {
+    pub fn check_restore(&self) {
         let mut full = Engine::new(self.e.config().clone());
         let mut from_snap = Engine::new(self.e.config().clone());
         for o in &self.orgs {
@@ -911,11 +919,19 @@ impl Harness {
     }
 }
 
-/// Run a sequence with every check (panics on a violation). Returns the
-/// harness for statistics.
+/// Run a sequence with every check (panics on a violation), restore
+/// included after every step. Returns the harness for statistics.
 #[must_use]
 pub fn run_checked(ops: &[Op]) -> Harness {
+    run_checked_every(ops, 1)
+}
+
+/// As [`run_checked`], checking restore after every `n`-th step and at the
+/// end (the fuzz target uses this to run faster).
+#[must_use]
+pub fn run_checked_every(ops: &[Op], n: usize) -> Harness {
     let mut h = Harness::new();
+    h.restore_every = n;
     // Every sequence starts with an org and two agents, so short inputs act.
     for op in [Op::CreateOrg(0), Op::Register(0), Op::Register(0)] {
         h.step(&op);
@@ -923,5 +939,6 @@ pub fn run_checked(ops: &[Op]) -> Harness {
     for op in ops {
         h.step(op);
     }
+    h.check_restore();
     h
 }
