@@ -508,6 +508,15 @@ impl Engine {
             .collect())
     }
 
+    /// The time of an org's last entry: operations with an earlier `now`
+    /// run at this time.
+    ///
+    /// # Errors
+    /// `404 NOT_FOUND` for an unknown org.
+    pub fn org_clock(&self, org_id: &str) -> Result<Timestamp, EngineError> {
+        Ok(self.org(self.org_index(org_id)?)?.st.clock)
+    }
+
     /// The number of entries of an org's chain, and its head hash.
     ///
     /// # Errors

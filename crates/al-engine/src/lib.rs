@@ -12,6 +12,9 @@ mod delegations;
 mod engine;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod operator;
 mod policies;
@@ -22,6 +25,7 @@ mod timers;
 mod wire;
 
 pub use action::ActionCall;
+pub use al_audit_chain::{Checkpoint, InclusionProof, VerifiedCheckpoint};
 pub use al_policy::Format;
 pub use audit::AuditQuery;
 pub use config::{ConfigError, EngineConfig, EngineConfigBuilder};

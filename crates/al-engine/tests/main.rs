@@ -7,5 +7,9 @@
     missing_docs
 )]
 
+mod clock;
 mod common;
+mod conformance;
+mod model;
 mod pipeline;
+mod seeds;
