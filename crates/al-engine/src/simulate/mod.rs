@@ -1,7 +1,46 @@
 //! Policy simulation: what a manifest would have decided for every action
 //! an audit log recorded, before it ships (`al simulate`, and the preview of
 //! `POST /policies/import?dry_run=true` through
-//! [`Engine::simulate_import`](crate::Engine::simulate_import)).
+//! [`Engine::simulate_import`](crate::Engine::simulate_import)). The report's
+//! JSON layout and the CLI are documented in `docs/simulate.md`.
+//!
+//! ```
+//! use al_engine::simulate::{SimulationOptions, simulate_entries};
+//! use al_engine::{ActionCall, ActionStatus, DeterministicEntropy, Engine, EngineConfig, ImportOptions};
+//! use al_policy::{Format, Manifest, PolicySet};
+//! use al_types::Timestamp;
+//!
+//! // An org that allows merges, and one merge.
+//! let mut engine = Engine::new(EngineConfig::builder([7; 16]).build()?);
+//! let mut rng = DeterministicEntropy::new(1);
+//! let now = Timestamp::parse_rfc3339("2026-11-28T09:00:00Z")?;
+//! let (org, _fx) = engine.create_org(now, "acme", &mut rng)?;
+//! let svc = org.service_key.expose().to_owned();
+//! let allow = "version: 1\npolicies:\n  - { name: merges, action_type: pr.merge, effect: allow }\n";
+//! let _fx = engine.import_policies(now, &svc, allow, ImportOptions::default())?;
+//! let (bot, _fx) = engine.register_agent(now, &svc, r#"{"name": "bot"}"#, &mut rng)?;
+//! let call = ActionCall {
+//!     api_key: bot.api_key.expose(),
+//!     body: r#"{"action_type": "pr.merge"}"#,
+//!     event_id: None,
+//!     delegation_id: None,
+//! };
+//! let _fx = engine.submit_action(now, &call)?;
+//!
+//! // What a stricter manifest would have done to that traffic.
+//! let stricter = "version: 1\npolicies:\n  - { name: merges, action_type: pr.merge, effect: require_approval }\n";
+//! let stricter = PolicySet::compile(&Manifest::parse(stricter, Format::Yaml)?);
+//! let entries = engine.entries("acme")?; // what the host persisted
+//! let report = simulate_entries(
+//!     entries.iter().map(|e| e.bytes.as_slice()),
+//!     &stricter,
+//!     None, // compare with the recorded decisions
+//!     SimulationOptions::default(),
+//! )?;
+//! let change = &report.changes[0];
+//! assert_eq!((change.from, change.to, change.count), (ActionStatus::Executed, ActionStatus::Requested, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! A [`Simulator`] takes the log one entry at a time, oldest first, as JSON
 //! Lines ([`Simulator::push_line`]) or canonical bytes
@@ -238,7 +277,6 @@ pub struct Simulator<'p> {
     chain: ChainVerifier,
     buf: Vec<u8>,
     rows: u64,
-    head: Option<Digest>,
     actions: u64,
     org_id: Option<String>,
     agents: BTreeMap<String, AgentInfo>,
@@ -270,7 +308,6 @@ impl<'p> Simulator<'p> {
             chain: ChainVerifier::new("simulation"),
             buf: Vec::with_capacity(1024),
             rows: 0,
-            head: None,
             actions: 0,
             org_id: None,
             agents: BTreeMap::new(),
@@ -374,6 +411,13 @@ impl<'p> Simulator<'p> {
                 entries: a.throttled,
             })
             .collect();
+        // The verifier hashed every row once; its result names the head.
+        let head_hash = self
+            .chain
+            .clone()
+            .finish(Timestamp::UNIX_EPOCH)
+            .result
+            .chain_hash;
         let head = ReportHead {
             org_id: self.org_id,
             compared_with: if self.baseline.is_some() {
@@ -388,7 +432,7 @@ impl<'p> Simulator<'p> {
             agent_id: self.opts.agent_id,
             log: LogSummary {
                 rows: self.rows,
-                head_hash: self.head,
+                head_hash,
                 actions: self.actions,
             },
             throttled,
@@ -412,7 +456,6 @@ impl<'p> Simulator<'p> {
     fn verify(&mut self, stored: Option<&Digest>) -> Result<(), SimulationError> {
         if !self.chain.failed() && self.chain.push(&self.buf, stored) {
             self.rows += 1;
-            self.head = Some(Digest::of(&self.buf));
             return Ok(());
         }
         let v = self.chain.clone().finish(Timestamp::UNIX_EPOCH);
