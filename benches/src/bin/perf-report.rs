@@ -28,5 +28,8 @@ fn main() {
     if want("audit") {
         report.insert("audit", al_benches::audit::figures());
     }
+    if want("simulate") {
+        report.insert("simulate", al_benches::simulate::figures());
+    }
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 }

@@ -20,6 +20,7 @@ mod operator;
 mod policies;
 mod records;
 mod restore;
+pub mod simulate;
 mod state;
 mod timers;
 mod wire;
@@ -42,5 +43,6 @@ pub use records::{
     RevokeCause, SignalSeverity, TransitionReason, request_digest,
 };
 pub use restore::{RestoreReport, Snapshot};
+pub use simulate::{SimulationError, SimulationOptions, SimulationReport, Simulator};
 pub use state::ApprovalStatus;
 pub use wire::*;

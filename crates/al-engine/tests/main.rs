@@ -13,3 +13,4 @@ mod conformance;
 mod model;
 mod pipeline;
 mod seeds;
+mod simulate;
