@@ -1,9 +1,8 @@
 #![allow(missing_docs)]
 
-use std::hint::black_box;
 use std::time::Duration;
 
-use al_benches::breaker::{OBS, config, monitoring, throttled};
+use al_benches::breaker::{config, monitoring, step, throttled};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -15,16 +14,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("admit_observe_monitoring", |bn| {
         bn.iter(|| {
             now += 30_000;
-            let _ = black_box(b.admit(&cfg, now));
-            black_box(b.observe(&cfg, now, black_box(&OBS)))
+            step(&mut b, &cfg, now);
         })
     });
     let (mut b, mut now) = throttled(&cfg);
     g.bench_function("admit_observe_throttle", |bn| {
         bn.iter(|| {
             now += 500;
-            let _ = black_box(b.admit(&cfg, now));
-            black_box(b.observe(&cfg, now, black_box(&OBS)))
+            step(&mut b, &cfg, now);
         })
     });
     g.finish();

@@ -1,6 +1,7 @@
 //! Profiling aid: admit + observe in MONITORING, N times (default 20M).
 //! `valgrind --tool=callgrind target/release/examples/breaker_profile 1000000`
-//! counts instructions, which do not depend on machine noise.
+//! counts instructions, which do not depend on machine noise (subtract a
+//! run with argument 0 for the set-up).
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
@@ -10,11 +11,6 @@ fn main() {
     let (mut b, mut now) = al_benches::breaker::monitoring(&cfg);
     for _ in 0..n {
         now += 30_000;
-        let _ = std::hint::black_box(b.admit(&cfg, now));
-        let _ = std::hint::black_box(b.observe(
-            &cfg,
-            now,
-            std::hint::black_box(&al_benches::breaker::OBS),
-        ));
+        al_benches::breaker::step(&mut b, &cfg, now);
     }
 }

@@ -288,45 +288,13 @@ fn audit_figures() -> BTreeMap<String, f64> {
     out
 }
 
-fn breaker_figures() -> BTreeMap<String, f64> {
-    use al_benches::breaker::{OBS, config, monitoring, throttled};
-    let cfg = config();
-    let mut out = BTreeMap::new();
-    let (m, mut now_m) = monitoring(&cfg);
-    let (t, mut now_t) = throttled(&cfg);
-    // On the heap, as a host keeping many agents would hold them.
-    let (mut m, mut t) = (Box::new(m), Box::new(t));
-    let mut mon = || {
-        now_m += 30_000;
-        let _ = std::hint::black_box(m.admit(&cfg, now_m));
-        let _ = std::hint::black_box(m.observe(&cfg, now_m, std::hint::black_box(&OBS)));
-    };
-    let mut thr = || {
-        now_t += 500;
-        let _ = std::hint::black_box(t.admit(&cfg, now_t));
-        let _ = std::hint::black_box(t.observe(&cfg, now_t, std::hint::black_box(&OBS)));
-    };
-    let ns = median_ns_interleaved(41, 20_000, &mut [&mut mon, &mut thr]);
-    out.insert("admit_observe_ns_median_monitoring".into(), round3(ns[0]));
-    out.insert("admit_observe_ns_median_throttle".into(), round3(ns[1]));
-    out.insert(
-        "state_bytes_in_memory".into(),
-        std::mem::size_of::<al_breaker::Breaker>() as f64,
-    );
-    out.insert(
-        "state_bytes_serialised_json".into(),
-        serde_json::to_string(&*m).unwrap().len() as f64,
-    );
-    out
-}
-
 fn main() {
     let mut report: BTreeMap<&str, BTreeMap<String, f64>> = BTreeMap::new();
     let only = std::env::args().nth(1);
     let want = |area: &str| only.as_deref().is_none_or(|o| o == area);
     // Areas that allocate little first; the audit area builds a 1M-entry log last.
     if want("breaker") {
-        report.insert("breaker", breaker_figures());
+        report.insert("breaker", al_benches::breaker::figures());
     }
     if want("policy") {
         report.insert("policy", policy_figures());

@@ -106,6 +106,13 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A trusted key's signature on a checkpoint does not verify: the
+    /// checkpoint was altered or forged (`CHECKPOINT_SIGNATURE_INVALID`).
+    #[error("the signature of trusted key `{key}` does not verify: the checkpoint was altered")]
+    CheckpointForged {
+        /// The key, as `name+id`.
+        key: String,
+    },
     /// A checkpoint is for another org than the one trusted
     /// (`CHECKPOINT_ORG_MISMATCH`).
     #[error("checkpoint is for org `{found}`, not `{expected}`")]
@@ -162,6 +169,7 @@ impl ErrorCode for Error {
             Error::NotOwner { .. } => "FORBIDDEN",
             Error::Checkpoint { .. } => "INVALID_CHECKPOINT",
             Error::CheckpointUnverified { .. } => "CHECKPOINT_UNVERIFIED",
+            Error::CheckpointForged { .. } => "CHECKPOINT_SIGNATURE_INVALID",
             Error::OrgMismatch { .. } => "CHECKPOINT_ORG_MISMATCH",
             Error::InvalidKey { .. } => "INVALID_KEY",
             Error::Signing { .. } => "SIGNING_FAILED",

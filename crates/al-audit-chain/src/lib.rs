@@ -12,10 +12,11 @@ pub mod fuzzing;
 mod jsonl;
 mod log;
 pub mod merkle;
+pub mod note;
 mod proof;
 mod verify;
 
-pub use checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, VerifiedCheckpoint};
+pub use checkpoint::{Checkpoint, SignedCheckpoint, VerifiedCheckpoint, valid_origin};
 pub use encoding::{decode, peek_prev_hash, peek_row};
 pub use entry::{
     ACTION_STATUSES, DOMAIN, Entry, Kind, MAX_DEPTH, MAX_ENTRY_BYTES, NewEntry, OUTCOME_STATUSES,
@@ -27,6 +28,9 @@ pub use jsonl::{
 };
 pub use log::{AuditLog, DEFAULT_LIMIT, LogConfig, MAX_LIMIT, OutcomeReport, Page, Query, Sealed};
 pub use merkle::MerkleTree;
+#[cfg(feature = "ed25519")]
+pub use note::{Ed25519Signer, Ed25519Verifier};
+pub use note::{NoteSigner, NoteVerifier};
 pub use proof::{ConsistencyProof, InclusionProof, Proof, TreeHead};
 pub use verify::{
     ChainVerifier, Chunk, ChunkOutcome, FailureCode, Verification, VerifyFailure, VerifyResult,

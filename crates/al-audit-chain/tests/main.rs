@@ -9,6 +9,7 @@
 
 mod chain;
 mod flood;
+mod golden;
 mod proofs;
 mod query;
 mod typed;

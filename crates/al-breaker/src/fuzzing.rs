@@ -1,44 +1,69 @@
-//! Operation sequences with invariant checks, shared by the property test
-//! and the `breaker_ops` fuzz target. Not part of the stable API.
-#![allow(clippy::panic)]
+//! Test harnesses (feature `fuzzing`, not part of the stable API): operation
+//! sequences run against the breaker with every invariant checked after
+//! every step, shared by the model-based property test and the
+//! `breaker_ops` fuzz target; and config deserialisation for the
+//! `breaker_config` fuzz target. A broken invariant panics.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::{Admission, Breaker, BreakerConfig, Effects, Observation, Reason, State};
+use std::collections::BTreeSet;
+
+use crate::{
+    ActionOutcome, Admission, Breaker, BreakerConfig, Effects, Observation, Reason, State,
+    Timestamp,
+};
 
 /// One call on the breaker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Advance the clock (may be negative: the clock regressing).
+    /// Advance the clock by this many ms (negative: the clock regresses).
     Tick(i64),
-    /// `admit` then `observe` an action.
+    /// `admit`, then `observe` if admitted.
     Act {
         /// Which of a few action types.
         kind: u8,
-        /// Denied?
+        /// Refused by policy?
         denied: bool,
         /// Records touched.
         data: u32,
         /// Created a delegation?
         delegation: bool,
-        /// Reported as failed?
-        failed: bool,
     },
-    /// `poll`.
+    /// `report_outcome` for an earlier action: `previous` and `outcome` are
+    /// 0 = none/success, 1 = failure, 2 = partial (`previous` 3 = none).
+    Report {
+        /// The outcome reported before.
+        previous: u8,
+        /// The new outcome.
+        outcome: u8,
+    },
+    /// `poll` now.
     Poll,
+    /// Jump to `poll_timeout` and check it is exact.
+    PollAtTimeout,
     /// Jump past a quiet period and poll.
     Quiet,
-    /// Operator commands.
+    /// Operator: halt.
     Halt,
-    /// Resume.
+    /// Operator: resume.
     Resume,
-    /// Kill.
+    /// Operator: kill.
     Kill,
-    /// Complete calibration.
+    /// Operator: complete calibration.
     Complete,
-    /// Recalibrate.
+    /// Operator: recalibrate.
     Recalibrate,
 }
 
-/// Decode fuzz bytes into operations.
+fn outcome(code: u8) -> Option<ActionOutcome> {
+    match code % 4 {
+        0 => Some(ActionOutcome::Success),
+        1 => Some(ActionOutcome::Failure),
+        2 => Some(ActionOutcome::Partial),
+        _ => None,
+    }
+}
+
+/// Decode fuzz bytes into operations (3 bytes each).
 #[must_use]
 pub fn decode(data: &[u8]) -> Vec<Op> {
     data.chunks(3)
@@ -52,12 +77,21 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
                     denied: d & 1 == 1,
                     data: u32::from(b) * u32::from(d),
                     delegation: d & 2 == 2,
-                    failed: d & 4 == 4,
                 },
-                6..=8 => Op::Tick(i64::from(b) * 1000 * i64::from(d % 8 + 1)),
+                6 | 7 => Op::Tick(i64::from(b) * 1000 * i64::from(d % 8 + 1)),
+                8 => Op::Report {
+                    previous: b,
+                    outcome: d,
+                },
                 9 => Op::Tick(-i64::from(b) * 100),
                 10 => Op::Poll,
-                11 => Op::Quiet,
+                11 => {
+                    if b % 2 == 0 {
+                        Op::Quiet
+                    } else {
+                        Op::PollAtTimeout
+                    }
+                }
                 12 => {
                     if b % 2 == 0 {
                         Op::Halt
@@ -101,20 +135,311 @@ pub fn test_config() -> BreakerConfig {
         .unwrap_or_default()
 }
 
+fn snapshot(b: &Breaker) -> String {
+    serde_json::to_string(b).expect("state serialises")
+}
+
+/// Run `ops` from a fresh breaker with [`test_config`]; see [`run_checked_with`].
+#[must_use]
+pub fn run_checked(ops: &[Op]) -> String {
+    run_checked_with(&test_config(), ops)
+}
+
 /// Run `ops` from a fresh breaker, checking every invariant after every
 /// step; returns the final serialised state. Panics on a broken invariant.
 #[must_use]
-pub fn run_checked(ops: &[Op]) -> String {
-    let cfg = test_config();
-    let mut now: u64 = 1_000_000;
-    let mut b = Breaker::new(now);
-    // (time, score) of recent observations, for the de-escalation invariant.
-    let mut scores: Vec<(u64, u8)> = Vec::new();
-    // Sustained anomalies never de-escalate: checked against the
-    // observations made before each transition.
-    let check = |fx: &Effects, scores: &[(u64, u8)]| {
+pub fn run_checked_with(cfg: &BreakerConfig, ops: &[Op]) -> String {
+    let mut m = Model::new(cfg);
+    for op in ops {
+        m.step(op);
+    }
+    snapshot(&m.b)
+}
+
+/// The breaker under test and what the checks remember about its past.
+struct Model<'c> {
+    cfg: &'c BreakerConfig,
+    b: Breaker,
+    /// The test clock (may run backwards).
+    now: i64,
+    /// The latest time the breaker has been given.
+    latest: i64,
+    /// (time, score) of scored observations outside calibration, for the
+    /// de-escalation invariant.
+    scores: Vec<(i64, u8)>,
+    /// Action types the breaker must know (a naive model of the set).
+    known: BTreeSet<&'static str>,
+}
+
+impl<'c> Model<'c> {
+    fn new(cfg: &'c BreakerConfig) -> Model<'c> {
+        let now = 1_764_288_000_000; // 2025-11-28T00:00:00Z
+        Model {
+            cfg,
+            b: Breaker::new(ts(now)),
+            now,
+            latest: now,
+            scores: Vec::new(),
+            known: BTreeSet::new(),
+        }
+    }
+
+    fn step(&mut self, op: &Op) {
+        let cfg = self.cfg;
+        let before = self.b.state();
+        let mut effects: Vec<Effects> = Vec::new();
+        let mut cmd_ok = true;
+        match op {
+            Op::Tick(d) => {
+                self.now = self.now.saturating_add(*d).clamp(
+                    Timestamp::MIN.unix_millis(),
+                    Timestamp::MAX.unix_millis() - 400 * 86_400_000,
+                );
+            }
+            Op::Act {
+                kind,
+                denied,
+                data,
+                delegation,
+            } => self.act(*kind, *denied, *data, *delegation, &mut effects),
+            Op::Report {
+                previous,
+                outcome: o,
+            } => {
+                let prev = if *previous % 4 == 3 {
+                    None
+                } else {
+                    outcome(*previous)
+                };
+                let now_o = outcome(*o).unwrap_or(ActionOutcome::Success);
+                let snap = snapshot(&self.b);
+                let t = self.t();
+                let fx = self.b.report_outcome(cfg, t, prev, now_o);
+                self.check_quiet(&fx);
+                let counts_same =
+                    (prev == Some(ActionOutcome::Failure)) == (now_o == ActionOutcome::Failure);
+                if counts_same || before == State::Killed {
+                    assert!(
+                        fx.is_empty(),
+                        "an outcome that counts the same changed nothing"
+                    );
+                    assert_eq!(
+                        snap,
+                        snapshot(&self.b),
+                        "report changed nothing, yet the state moved"
+                    );
+                }
+                if before == State::Calibrating {
+                    assert_eq!(
+                        fx.transitions().count(),
+                        0,
+                        "calibration enforced an outcome"
+                    );
+                }
+                effects.push(fx);
+            }
+            Op::Poll => {
+                let t = self.t().unix_millis();
+                effects.push(self.poll(t));
+            }
+            Op::PollAtTimeout => {
+                if let Some(at) = self.b.poll_timeout(cfg) {
+                    let at = at.unix_millis();
+                    // Exact: nothing a millisecond before, a step down at it.
+                    let mut early = self.b.clone();
+                    let fx = early.poll(cfg, ts(at - 1));
+                    assert_eq!(
+                        fx.transitions().count(),
+                        0,
+                        "poll before poll_timeout changed state"
+                    );
+                    self.now = at.max(self.now);
+                    let fx = self.poll(at);
+                    assert_eq!(
+                        fx.transitions().count(),
+                        1,
+                        "poll at poll_timeout {at} did nothing in {before}"
+                    );
+                    effects.push(fx);
+                } else {
+                    assert!(
+                        !matches!(before, State::Warn | State::Throttle),
+                        "{before} without a poll_timeout"
+                    );
+                }
+            }
+            Op::Quiet => {
+                // From the latest time the breaker has seen (the test clock may have regressed).
+                self.now = self
+                    .latest
+                    .saturating_add(i64::try_from(cfg.quiet_period_ms()).unwrap_or(0) + 1);
+                let due = self
+                    .b
+                    .poll_timeout(cfg)
+                    .is_some_and(|d| d.unix_millis() <= self.now);
+                let t = self.now;
+                let fx = self.poll(t);
+                let stepped = fx.transitions().count() == 1;
+                assert_eq!(
+                    stepped, due,
+                    "poll after a quiet period: due {due}, stepped {stepped}"
+                );
+                if stepped {
+                    let want = if before == State::Throttle {
+                        State::Warn
+                    } else {
+                        State::Monitoring
+                    };
+                    assert_eq!(
+                        self.b.state(),
+                        want,
+                        "quiet period stepped {before} wrongly"
+                    );
+                }
+                effects.push(fx);
+            }
+            Op::Halt => cmd_ok = self.command(|b, t| b.halt(t), &mut effects),
+            Op::Resume => cmd_ok = self.command(|b, t| b.resume(t), &mut effects),
+            Op::Kill => cmd_ok = self.command(|b, t| b.kill(t), &mut effects),
+            Op::Complete => cmd_ok = self.command(|b, t| b.complete_calibration(t), &mut effects),
+            Op::Recalibrate => {
+                cmd_ok = self.command(|b, t| b.recalibrate(t), &mut effects);
+                if cmd_ok {
+                    self.known.clear();
+                }
+            }
+        }
+        self.check_step(op, before, cmd_ok, &effects);
+    }
+
+    fn t(&mut self) -> Timestamp {
+        self.latest = self.latest.max(self.now);
+        ts(self.now)
+    }
+
+    fn poll(&mut self, at: i64) -> Effects {
+        let snap = snapshot(&self.b);
+        let fx = self.b.poll(self.cfg, ts(at));
+        self.check_quiet(&fx);
+        self.latest = self.latest.max(at);
+        if fx.transitions().count() == 0 {
+            assert_eq!(
+                snap,
+                snapshot(&self.b),
+                "a poll without effects changed the state"
+            );
+        }
+        fx
+    }
+
+    fn command(
+        &mut self,
+        f: impl FnOnce(&mut Breaker, Timestamp) -> Result<Effects, crate::BreakerError>,
+        effects: &mut Vec<Effects>,
+    ) -> bool {
+        let snap = snapshot(&self.b);
+        let t = self.t();
+        match f(&mut self.b, t) {
+            Ok(fx) => {
+                effects.push(fx);
+                true
+            }
+            Err(_) => {
+                assert_eq!(
+                    snap,
+                    snapshot(&self.b),
+                    "a refused command changed the state"
+                );
+                false
+            }
+        }
+    }
+
+    fn act(
+        &mut self,
+        kind: u8,
+        denied: bool,
+        data: u32,
+        delegation: bool,
+        effects: &mut Vec<Effects>,
+    ) {
+        let cfg = self.cfg;
+        let t = self.t();
+        let snap = snapshot(&self.b);
+        let (adm, fx) = self.b.admit(cfg, t);
+        let st = self.b.state();
+        match st {
+            State::Calibrating | State::Monitoring | State::Warn => {
+                assert_eq!(
+                    adm,
+                    Admission::Allow,
+                    "only THROTTLE, HALT and KILLED restrict"
+                );
+            }
+            State::Halt | State::Killed => assert_eq!(adm, Admission::Denied(st)),
+            State::Throttle => {}
+        }
+        self.check_quiet(&fx);
+        if let Admission::Throttled { retry_after_ms } = adm {
+            assert!(retry_after_ms > 0);
+            assert_eq!(fx.transitions().count(), 0);
+            assert_eq!(
+                snap,
+                snapshot(&self.b),
+                "a throttled admit changed the state"
+            );
+        }
+        effects.push(fx);
+        if adm != Admission::Allow {
+            return;
+        }
+        let action_type = TYPES
+            .get(usize::from(kind) % TYPES.len())
+            .copied()
+            .unwrap_or("x");
+        let obs = Observation {
+            action_type,
+            denied,
+            data_count: u64::from(data),
+            delegation_created: delegation,
+        };
+        let fx = self.b.observe(cfg, t, &obs);
+        self.check_quiet(&fx);
+        // The model of the known-types set: every type while calibrating,
+        // afterwards allowed ones in MONITORING and WARN; bounded.
+        let learns =
+            st == State::Calibrating || (matches!(st, State::Monitoring | State::Warn) && !denied);
+        if learns && self.known.len() < usize::from(cfg.max_known_types()) {
+            self.known.insert(action_type);
+        }
+        for k in &self.known {
+            assert!(self.b.knows_type(k), "forgot `{k}`");
+        }
+        let n_known = TYPES.iter().filter(|k| self.b.knows_type(k)).count();
+        assert_eq!(
+            n_known,
+            self.known.len(),
+            "knows a type it was never taught"
+        );
+        if !matches!(st, State::Calibrating | State::Killed | State::Halt) {
+            self.scores.push((fx.at().unix_millis(), fx.score));
+        }
+        if st == State::Calibrating {
+            assert!(
+                fx.anomalies()
+                    .all(|a| a.confidence == crate::Confidence::Low),
+                "calibration reports with low confidence"
+            );
+        }
+        effects.push(fx);
+    }
+
+    /// Sustained anomalies never de-escalate: a quiet-period step down has
+    /// no hot score (for the level it leaves) within the quiet period before
+    /// it. Checked right after each call, before its own score is recorded.
+    fn check_quiet(&self, fx: &Effects) {
+        let cfg = self.cfg;
         for t in fx.transitions() {
-            assert_eq!(t.enforcement, matches!(t.to, State::Halt | State::Killed));
             if t.reason == Reason::QuietPeriod {
                 let level = if t.from == State::Throttle {
                     cfg.throttle_score()
@@ -122,94 +447,30 @@ pub fn run_checked(ops: &[Op]) -> String {
                     cfg.warn_score()
                 };
                 let hot = level.saturating_sub(cfg.hysteresis());
-                let recent = scores.iter().any(|&(at, sc)| {
-                    sc >= hot && t.at_ms.saturating_sub(at) < cfg.quiet_period_ms()
-                });
+                let quiet = i64::try_from(cfg.quiet_period_ms()).unwrap_or(i64::MAX);
+                let at = t.at.unix_millis();
+                let recent = self
+                    .scores
+                    .iter()
+                    .any(|&(s_at, sc)| sc >= hot && at.saturating_sub(s_at) < quiet);
                 assert!(
                     !recent,
-                    "de-escalated at {} with a hot observation within the quiet period",
-                    t.at_ms
+                    "de-escalated at {at} with a hot score within the quiet period"
                 );
+                assert!(t.to < t.from);
             }
         }
-    };
-    let mut latest = now;
-    for op in ops {
-        latest = latest.max(now);
-        let before = b.state();
-        let mut effects: Vec<Effects> = Vec::new();
-        let mut cmd_ok = true;
-        match op {
-            Op::Tick(d) => now = now.saturating_add_signed(*d),
-            Op::Act {
-                kind,
-                denied,
-                data,
-                delegation,
-                failed,
-            } => {
-                let (adm, fx) = b.admit(&cfg, now);
-                check(&fx, &scores);
-                match b.state() {
-                    State::Calibrating | State::Monitoring | State::Warn => {
-                        assert_eq!(
-                            adm,
-                            Admission::Allow,
-                            "only THROTTLE, HALT and KILLED restrict"
-                        )
-                    }
-                    State::Halt | State::Killed => assert_eq!(adm, Admission::Denied(b.state())),
-                    State::Throttle => {}
-                }
-                let hour = u8::try_from((now / 3_600_000) % 24).unwrap_or(0);
-                let obs = Observation {
-                    action_type: TYPES.get(usize::from(*kind) % 8).copied().unwrap_or("x"),
-                    denied: *denied,
-                    data_count: u64::from(*data),
-                    hour_utc: hour,
-                    delegation_created: *delegation,
-                    outcome: failed.then_some(crate::ActionOutcome::Failure),
-                };
-                let st = b.state();
-                let fx = b.observe(&cfg, now, &obs);
-                // The observation's own escalation and de-escalation come after it is scored.
-                if !matches!(st, State::Calibrating | State::Killed | State::Halt) {
-                    scores.push((now, fx.score));
-                }
-                check(&fx, &scores);
-            }
-            Op::Poll => effects.push(b.poll(&cfg, now)),
-            Op::Quiet => {
-                // From the latest time the breaker has seen (the test clock may have regressed).
-                now = latest.saturating_add(cfg.quiet_period_ms() + 1);
-                let fx = b.poll(&cfg, now);
-                // Quiet periods always de-escalate WARN and THROTTLE.
-                match before {
-                    State::Warn => assert_eq!(
-                        b.state(),
-                        State::Monitoring,
-                        "quiet period did not de-escalate WARN"
-                    ),
-                    State::Throttle => assert_eq!(
-                        b.state(),
-                        State::Warn,
-                        "quiet period did not de-escalate THROTTLE"
-                    ),
-                    s => assert_eq!(b.state(), s),
-                }
-                effects.push(fx);
-            }
-            Op::Halt => cmd_ok = b.halt(now).map(|f| effects.push(f)).is_ok(),
-            Op::Resume => cmd_ok = b.resume(now).map(|f| effects.push(f)).is_ok(),
-            Op::Kill => cmd_ok = b.kill(now).map(|f| effects.push(f)).is_ok(),
-            Op::Complete => cmd_ok = b.complete_calibration(now).map(|f| effects.push(f)).is_ok(),
-            Op::Recalibrate => cmd_ok = b.recalibrate(now).map(|f| effects.push(f)).is_ok(),
-        }
-        let after = b.state();
+    }
+
+    fn check_step(&mut self, op: &Op, before: State, cmd_ok: bool, effects: &[Effects]) {
+        let after = self.b.state();
         // KILLED is absorbing.
         if before == State::Killed {
             assert_eq!(after, State::Killed, "left KILLED via {op:?}");
-            assert!(!cmd_ok || matches!(op, Op::Tick(_) | Op::Act { .. } | Op::Poll | Op::Quiet));
+            assert!(
+                !cmd_ok || !is_command(op),
+                "{op:?} accepted on a killed agent"
+            );
         }
         // HALT is left only by resume (or kill).
         if before == State::Halt && after != State::Halt {
@@ -222,9 +483,59 @@ pub fn run_checked(ops: &[Op]) -> String {
                 "calibration enforced {after} via {op:?}"
             );
         }
-        for fx in &effects {
-            check(fx, &scores);
+        let mut state = before;
+        for fx in effects {
+            for t in fx.transitions() {
+                assert_eq!(t.from, state, "transitions chain");
+                assert_ne!(t.from, t.to);
+                state = t.to;
+                assert_eq!(t.enforcement, matches!(t.to, State::Halt | State::Killed));
+            }
         }
+        assert_eq!(state, after, "the transitions reported explain the state");
+        // The state survives serialisation unchanged.
+        let s = snapshot(&self.b);
+        let back: Breaker = serde_json::from_str(&s).expect("state deserialises");
+        assert_eq!(back, self.b);
+        assert_eq!(snapshot(&back), s);
     }
-    serde_json::to_string(&b).unwrap_or_default()
+}
+
+fn is_command(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Halt | Op::Resume | Op::Kill | Op::Complete | Op::Recalibrate
+    )
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The `breaker_config` fuzz target: the first byte picks JSON (even) or
+/// YAML (odd), the rest is the text. A config that deserialises must
+/// round-trip and must drive a breaker through an operation sequence
+/// (decoded from the same bytes) without panicking or breaking an
+/// invariant; one that does not must say why.
+pub fn config(data: &[u8]) {
+    let Some((&fmt, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let parsed: Result<BreakerConfig, String> = if fmt % 2 == 0 {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    };
+    match parsed {
+        Ok(cfg) => {
+            let json = serde_json::to_string(&cfg).expect("config serialises");
+            let back: BreakerConfig = serde_json::from_str(&json).expect("a valid config re-reads");
+            assert_eq!(back, cfg);
+            let _ = run_checked_with(&cfg, &decode(rest));
+        }
+        Err(msg) => assert!(!msg.is_empty()),
+    }
 }

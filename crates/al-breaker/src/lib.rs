@@ -4,12 +4,19 @@
 
 mod breaker;
 mod config;
-#[doc(hidden)]
+mod effects;
+mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod stats;
+mod types;
 
-pub use breaker::{
-    ActionOutcome, Admission, Anomaly, Breaker, CommandError, Confidence, Effects, Observation,
-    Reason, Signal, State, Status, Transition,
+pub use al_types::{ErrorCode, Timestamp};
+pub use breaker::Breaker;
+pub use config::{BreakerConfig, BreakerConfigBuilder};
+pub use effects::Effects;
+pub use error::BreakerError;
+pub use types::{
+    ActionOutcome, Admission, Anomaly, Confidence, Observation, Reason, Signal, State, Status,
+    Transition,
 };
-pub use config::{BreakerConfig, BreakerConfigBuilder, ConfigError};

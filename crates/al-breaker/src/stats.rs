@@ -1,71 +1,98 @@
-//! Deterministic running statistics: only `+ - * / sqrt` (IEEE 754
-//! correctly rounded, so identical on every platform); no `exp` or `ln`.
+//! Deterministic running statistics: only `+ − × ÷ √` (IEEE 754 correctly
+//! rounded, so identical on every platform); no `exp`, `ln` or `powi`.
 
 use serde::{Deserialize, Serialize};
 
-/// Welford's running mean and variance, switching to an exponentially
-/// weighted update (fixed weight) once calibration ends.
+/// A running mean and (population) variance.
+///
+/// One update rule serves calibration and adaptation: with weight `a`,
+/// `d = x − mean; mean += a·d; var = (1 − a)(var + a·d²)`. With `a = 1/n`
+/// (the n-th sample) this is exactly the running mean and population
+/// variance of all samples so far (Welford); with a fixed `a` it is an
+/// exponentially weighted mean and variance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Stat {
+    /// Samples seen (saturating).
     pub n: u64,
     pub mean: f64,
-    /// Sum of squared deviations while counting; variance once adapting.
-    pub m2: f64,
-    pub adapting: bool,
+    pub var: f64,
 }
 
 impl Stat {
-    pub fn push(&mut self, x: f64) {
+    /// Add a sample: every sample weighs the same while `calibrating`;
+    /// afterwards the weight is `w` (or `1/n` while that is larger, so a
+    /// baseline with few samples still learns quickly).
+    pub fn push(&mut self, x: f64, calibrating: bool, w: f64) {
         self.n = self.n.saturating_add(1);
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
+        let inv = 1.0 / self.n as f64;
+        let a = if calibrating || inv > w { inv } else { w };
+        self.update(x, a);
     }
 
-    /// Add `k` samples of value `x` at once (Chan et al.'s merge).
-    pub fn push_many(&mut self, x: f64, k: u64) {
+    fn update(&mut self, x: f64, a: f64) {
+        let d = x - self.mean;
+        self.mean += a * d;
+        self.var = (1.0 - a) * (self.var + a * d * d);
+    }
+
+    /// Add `k` samples of value 0 while calibrating, in O(1) (Chan et al.'s
+    /// merge of two populations).
+    pub fn push_zeros(&mut self, k: u64) {
         if k == 0 {
             return;
         }
         let (na, nb) = (self.n as f64, k as f64);
         let n = na + nb;
-        let d = x - self.mean;
-        self.mean += d * nb / n;
-        self.m2 += d * d * na * nb / n;
+        let m2 = self.var * na + self.mean * self.mean * na * nb / n;
+        self.mean *= na / n;
+        self.var = m2 / n;
         self.n = self.n.saturating_add(k);
-    }
-
-    pub fn variance(&self) -> f64 {
-        if self.adapting {
-            self.m2
-        } else if self.n > 1 {
-            self.m2 / (self.n - 1) as f64
-        } else {
-            0.0
-        }
-    }
-
-    /// Freeze the counted statistics into an adaptive baseline.
-    pub fn start_adapting(&mut self) {
-        if !self.adapting {
-            self.m2 = self.variance();
-            self.adapting = true;
-        }
-    }
-
-    /// Exponentially weighted update with a fixed weight.
-    pub fn adapt(&mut self, x: f64, w: f64) {
-        let d = x - self.mean;
-        self.mean += w * d;
-        self.m2 = (1.0 - w) * (self.m2 + w * d * d);
     }
 
     /// Standard deviation with a floor, so a flat baseline never gives an
     /// infinite z-score.
     pub fn sd_floor(&self, floor: f64) -> f64 {
-        let v = self.variance();
-        let sd = if v > 0.0 { v.sqrt() } else { 0.0 };
+        let sd = if self.var > 0.0 { self.var.sqrt() } else { 0.0 };
         if sd > floor { sd } else { floor }
+    }
+}
+
+/// A running share of events (0–1): the mean of 0/1 samples, with the same
+/// weighting as [`Stat::push`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Share {
+    pub n: u64,
+    pub mean: f64,
+}
+
+impl Share {
+    pub fn push(&mut self, yes: bool, calibrating: bool, w: f64) {
+        self.n = self.n.saturating_add(1);
+        let inv = 1.0 / self.n as f64;
+        let a = if calibrating || inv > w { inv } else { w };
+        self.mean += a * (f64::from(u8::from(yes)) - self.mean);
+    }
+
+    /// Turn one earlier sample from `from` into `to` (an outcome reported
+    /// after the action was observed). Exact for the running mean; for the
+    /// weighted mean it treats the sample as the latest one.
+    pub fn amend(&mut self, from: bool, to: bool, calibrating: bool, w: f64) {
+        if from == to || self.n == 0 {
+            return;
+        }
+        let inv = 1.0 / self.n as f64;
+        let a = if calibrating || inv > w { inv } else { w };
+        let d = f64::from(u8::from(to)) - f64::from(u8::from(from));
+        self.mean = clamp01(self.mean + a * d);
+    }
+}
+
+/// Clamp to `[0, 1]` (NaN to 0).
+pub(crate) fn clamp01(x: f64) -> f64 {
+    if x > 0.0 {
+        if x < 1.0 { x } else { 1.0 }
+    } else {
+        0.0
     }
 }
 
@@ -80,44 +107,64 @@ pub(crate) fn severity(x: f64) -> u8 {
     }
 }
 
-/// FNV-1a, for the seen-action-type filter.
-pub(crate) fn fnv1a(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn welford_matches_two_pass_and_merge() {
+    fn calibrating_matches_two_pass_and_zero_merge() {
         let xs = [3.0, 5.0, 5.0, 9.0, 0.0, 0.0, 0.0, 12.0];
         let mut s = Stat::default();
         for x in xs {
-            s.push(x);
+            s.push(x, true, 0.01);
         }
         let mean = xs.iter().sum::<f64>() / 8.0;
-        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 7.0;
-        assert!((s.mean - mean).abs() < 1e-12 && (s.variance() - var).abs() < 1e-9);
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 8.0;
+        assert!((s.mean - mean).abs() < 1e-12 && (s.var - var).abs() < 1e-9);
         let mut t = Stat::default();
         for x in [3.0, 5.0, 5.0, 9.0] {
-            t.push(x);
+            t.push(x, true, 0.01);
         }
-        t.push_many(0.0, 3);
-        t.push(12.0);
-        assert!((t.mean - s.mean).abs() < 1e-12 && (t.variance() - s.variance()).abs() < 1e-9);
+        t.push_zeros(3);
+        t.push(12.0, true, 0.01);
+        assert!((t.mean - s.mean).abs() < 1e-12 && (t.var - s.var).abs() < 1e-9);
+    }
+
+    #[test]
+    fn adapting_weights_new_samples_by_w() {
+        let mut s = Stat {
+            n: 1000,
+            mean: 10.0,
+            var: 4.0,
+        };
+        s.push(20.0, false, 0.25);
+        assert_eq!(s.mean, 12.5);
+        // (1 − a)(var + a·d²) = 0.75 · (4 + 0.25 · 100)
+        assert_eq!(s.var, 21.75);
     }
 
     #[test]
     fn flat_baseline_has_a_floor() {
         let mut s = Stat::default();
-        s.push_many(4.0, 100);
-        assert_eq!(s.variance(), 0.0);
+        for _ in 0..100 {
+            s.push(4.0, true, 0.01);
+        }
+        assert_eq!(s.var, 0.0);
         assert_eq!(s.sd_floor(1.5), 1.5);
+    }
+
+    #[test]
+    fn share_amend_is_exact_while_calibrating() {
+        let mut s = Share::default();
+        for yes in [false, false, true, false] {
+            s.push(yes, true, 0.1);
+        }
+        assert_eq!(s.mean, 0.25);
+        s.amend(false, true, true, 0.1);
+        assert_eq!(s.mean, 0.5);
+        s.amend(true, true, true, 0.1);
+        assert_eq!(s.mean, 0.5);
+        s.amend(true, false, true, 0.1);
+        assert_eq!(s.mean, 0.25);
     }
 }

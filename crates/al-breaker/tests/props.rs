@@ -1,18 +1,25 @@
 //! Model-based property test: random operation sequences, every invariant
-//! checked after every step (see `al_breaker::fuzzing::run_checked`).
+//! checked after every step (see `al_breaker::fuzzing`), including the
+//! replay guarantees: a throttled `admit` and an empty `poll` leave the
+//! state byte-identical, and identical call sequences give byte-identical
+//! state.
 
-use al_breaker::fuzzing::{Op, run_checked};
+use std::path::{Path, PathBuf};
+
+use al_breaker::fuzzing::{Op, decode, run_checked};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        12 => (0u8..8, prop::bool::weighted(0.2), prop_oneof![9 => 0u32..40, 1 => 0u32..100_000], prop::bool::weighted(0.05), prop::bool::weighted(0.1))
-            .prop_map(|(kind, denied, data, delegation, failed)| Op::Act { kind, denied, data, delegation, failed }),
+        12 => (0u8..8, prop::bool::weighted(0.2), prop_oneof![9 => 0u32..40, 1 => 0u32..100_000], prop::bool::weighted(0.05))
+            .prop_map(|(kind, denied, data, delegation)| Op::Act { kind, denied, data, delegation }),
+        2 => (0u8..4, 0u8..3).prop_map(|(previous, outcome)| Op::Report { previous, outcome }),
         6 => (0i64..120_000).prop_map(Op::Tick),
         1 => (-60_000i64..0).prop_map(Op::Tick),
         1 => Just(Op::Tick(3_600_000)),
         2 => Just(Op::Poll),
         2 => Just(Op::Quiet),
+        2 => Just(Op::PollAtTimeout),
         1 => Just(Op::Halt),
         1 => Just(Op::Resume),
         1 => Just(Op::Complete),
@@ -32,7 +39,6 @@ fn burst() -> impl Strategy<Value = Vec<Op>> {
                     denied: false,
                     data: 10,
                     delegation: false,
-                    failed: false,
                 },
             ]
         })
@@ -56,27 +62,40 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600)) {
-        let _ = run_checked(&al_breaker::fuzzing::decode(&data));
+        let _ = run_checked(&decode(&data));
     }
 }
 
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// Every file in `dir`, sorted. A missing directory fails the test: a
+/// regression corpus that silently disappears would stop being replayed.
+fn inputs(dir: &Path) -> Vec<Vec<u8>> {
+    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{} must exist: {e}", dir.display()));
+    let mut paths: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
 #[test]
-fn fuzz_seeds_replay() {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut n = 0;
-    for dir in [
-        root.join("seeds/breaker_ops"),
-        root.join("regressions/breaker_ops"),
-    ] {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for e in rd {
-            let _ = run_checked(&al_breaker::fuzzing::decode(
-                &std::fs::read(e.unwrap().path()).unwrap(),
-            ));
-            n += 1;
+fn fuzz_seeds_and_regressions_replay() {
+    for target in ["breaker_ops", "breaker_config"] {
+        let seeds = inputs(&fuzz_dir().join("seeds").join(target));
+        assert!(!seeds.is_empty(), "no {target} seeds");
+        let regressions = inputs(&fuzz_dir().join("regressions").join(target));
+        for data in seeds.iter().chain(&regressions) {
+            match target {
+                "breaker_ops" => {
+                    let _ = run_checked(&decode(data));
+                }
+                _ => al_breaker::fuzzing::config(data),
+            }
         }
     }
-    assert!(n > 0, "no breaker_ops seeds");
 }

@@ -1,6 +1,6 @@
 //! Replays `testdata/breaker/*.yaml` (format: its README).
 
-use al_breaker::{Admission, Breaker, BreakerConfig, Observation, State};
+use al_breaker::{Admission, Breaker, BreakerConfig, Observation, State, Timestamp};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -16,13 +16,24 @@ struct Scenario {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Phase {
-    kind: String,
+    kind: Kind,
     #[serde(default)]
     actions: Option<u64>,
     #[serde(default)]
     days: Option<u64>,
     #[serde(default)]
     multiplier: Option<f64>,
+}
+
+/// Workload kinds; an unknown kind is an error, never silently calm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Calm,
+    Runaway,
+    Prober,
+    Exfiltration,
+    DelegationStorm,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +46,10 @@ struct Expect {
     reaches: Option<State>,
     #[serde(default)]
     within: Option<u64>,
+}
+
+fn ts(ms: u64) -> Timestamp {
+    Timestamp::from_unix_millis(i64::try_from(ms).unwrap()).unwrap()
 }
 
 /// SplitMix64.
@@ -76,7 +91,7 @@ fn run(s: &Scenario) -> Summary {
     let cfg = BreakerConfig::default();
     let mut rng = Rng(s.seed);
     let mut now: u64 = 1_764_288_000_000; // 2025-11-28T00:00:00Z
-    let mut b = Breaker::new(now);
+    let mut b = Breaker::new(ts(now));
     let mut sum = Summary {
         max_state: Vec::new(),
         first_reach: Vec::new(),
@@ -91,15 +106,15 @@ fn run(s: &Scenario) -> Summary {
         let end = phase.days.map_or(u64::MAX, |d| start + d * 86_400_000);
         while n < total && now < end {
             let hour = (now / 3_600_000) % 24;
-            let mult = match phase.kind.as_str() {
-                "runaway" => phase.multiplier.unwrap_or(10.0),
+            let mult = match phase.kind {
+                Kind::Runaway => phase.multiplier.unwrap_or(10.0),
                 _ => 1.0,
             };
             let rate = s.rate_per_min * rhythm(hour) * mult;
             // Exponential inter-arrival times (test code may use ln).
             let gap = -(1.0 - rng.unit()).ln() * 60_000.0 / rate;
             now += gap.max(1.0) as u64;
-            if phase.kind == "exfiltration" {
+            if phase.kind == Kind::Exfiltration {
                 // Off-hours: push the clock to 03:00 UTC.
                 let h = (now / 3_600_000) % 24;
                 if !(2..5).contains(&h) {
@@ -111,54 +126,61 @@ fn run(s: &Scenario) -> Summary {
             } else {
                 n as f64 / total as f64
             };
-            let (action_type, denied, data, delegation): (&str, bool, u64, bool) =
-                match phase.kind.as_str() {
-                    "prober" => {
-                        let t = if rng.chance(0.5) {
-                            ["iam.grant", "secrets.read", "db.drop", "billing.refund"]
-                                [(rng.next() % 4) as usize]
-                        } else {
-                            CALM_TYPES[(rng.next() % 5) as usize]
-                        };
-                        (
-                            t,
-                            rng.chance(0.02 + 0.93 * (2.0 * progress).min(1.0)),
-                            5 + rng.next() % 30,
-                            false,
-                        )
-                    }
-                    "exfiltration" => ("db.export", false, 20_000 + rng.next() % 5_000, false),
-                    "delegation_storm" => (
-                        CALM_TYPES[(rng.next() % 5) as usize],
+            let (action_type, denied, data, delegation): (&str, bool, u64, bool) = match phase.kind
+            {
+                Kind::Prober => {
+                    let t = if rng.chance(0.5) {
+                        ["iam.grant", "secrets.read", "db.drop", "billing.refund"]
+                            [(rng.next() % 4) as usize]
+                    } else {
+                        CALM_TYPES[(rng.next() % 5) as usize]
+                    };
+                    (
+                        t,
+                        rng.chance(0.02 + 0.93 * (2.0 * progress).min(1.0)),
+                        5 + rng.next() % 30,
                         false,
-                        5 + rng.next() % 30,
-                        rng.chance(0.9),
-                    ),
-                    _ => (
-                        CALM_TYPES[(rng.next() % 5) as usize],
-                        rng.chance(0.02),
-                        5 + rng.next() % 30,
-                        rng.chance(0.005),
-                    ),
-                };
-            let (adm, _) = b.admit(&cfg, now);
-            if let Admission::Throttled { retry_after_ms } = adm {
-                // A well-behaved client waits; a runaway one keeps hammering.
-                if phase.kind != "runaway" {
-                    now += retry_after_ms;
+                    )
                 }
-            }
-            let obs = Observation {
-                action_type,
-                denied,
-                data_count: data,
-                hour_utc: ((now / 3_600_000) % 24) as u8,
-                delegation_created: delegation,
-                outcome: None,
+                Kind::Exfiltration => ("db.export", false, 20_000 + rng.next() % 5_000, false),
+                Kind::DelegationStorm => (
+                    CALM_TYPES[(rng.next() % 5) as usize],
+                    false,
+                    5 + rng.next() % 30,
+                    rng.chance(0.9),
+                ),
+                Kind::Calm | Kind::Runaway => (
+                    CALM_TYPES[(rng.next() % 5) as usize],
+                    rng.chance(0.02),
+                    5 + rng.next() % 30,
+                    rng.chance(0.005),
+                ),
             };
-            let fx = b.observe(&cfg, now, &obs);
+            let (adm, afx) = b.admit(&cfg, ts(now));
+            let fx = match adm {
+                Admission::Allow => {
+                    let obs = Observation {
+                        action_type,
+                        denied,
+                        data_count: data,
+                        delegation_created: delegation,
+                    };
+                    Some(b.observe(&cfg, ts(now), &obs))
+                }
+                Admission::Throttled { retry_after_ms } => {
+                    // A well-behaved client waits; a runaway one keeps hammering.
+                    if phase.kind != Kind::Runaway {
+                        now += retry_after_ms;
+                    }
+                    None
+                }
+                Admission::Denied(_) => None,
+            };
             n += 1;
-            for t in fx.transitions() {
+            for t in afx
+                .transitions()
+                .chain(fx.iter().flat_map(|f| f.transitions()))
+            {
                 if t.to == State::Warn {
                     sum.warn_entries += 1;
                 }

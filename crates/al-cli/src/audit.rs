@@ -3,18 +3,180 @@
 //! files, reports and maps outcomes to exit codes.
 
 use std::io::{BufRead, BufReader, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use al_audit_chain::{
-    AuditLog, ChainVerifier, Checkpoint, Error, FailureCode, JsonlVerifier, LogConfig, Proof,
-    ProofError, Verification, VerifiedCheckpoint, merkle,
+    AuditLog, ChainVerifier, Ed25519Signer, Ed25519Verifier, Error, FailureCode, JsonlVerifier,
+    LogConfig, NoteVerifier, Proof, ProofError, SignedCheckpoint, Verification, VerifiedCheckpoint,
+    merkle,
 };
 use al_types::{Digest, EntryId, ErrorCode, Timestamp};
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::cmd::{Answer, answer, print_json};
 use crate::io::{self, UsageError};
-use crate::{ProofCommand, ProveCommand};
+
+/// Which checkpoint to trust, and why.
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// A checkpoint you hold: a C2SP signed note (`al checkpoint sign`).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// A verifier key trusted to sign checkpoints (`name+id+base64`, as
+    /// `al keygen` prints), or a file holding one; repeatable.
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// Accept a checkpoint no given key signed (unsigned, or signed by
+    /// other keys): you vouch for where it came from. A checkpoint whose
+    /// trusted signature fails is refused even so.
+    #[arg(long)]
+    pub trust_unsigned: bool,
+}
+
+/// `al verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The log (JSON Lines).
+    pub log: PathBuf,
+    /// Checkpoint and keys; against a checkpoint, truncation and rewritten
+    /// history are detected too.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Threads for parsing lines (default 1).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// The org the log belongs to; must match the checkpoint's when both
+    /// are given (default: the checkpoint's, else `default`).
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
+/// `al prove …`
+#[derive(Subcommand, Debug)]
+pub enum ProveCommand {
+    /// Prove that row N is in the log.
+    Inclusion {
+        /// The log (JSON Lines).
+        log: PathBuf,
+        /// 1-based row.
+        #[arg(long)]
+        row: u64,
+        /// Org id recorded in the checkpoint.
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// Prove that the log extends its first SIZE entries.
+    Consistency {
+        /// The log (JSON Lines).
+        log: PathBuf,
+        /// The earlier size.
+        #[arg(long)]
+        from: u64,
+        /// Org id recorded in the checkpoint.
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+}
+
+/// `al proof …`
+#[derive(Subcommand, Debug)]
+pub enum ProofCommand {
+    /// Verify a proof file made by `al prove` against a checkpoint you trust.
+    Verify {
+        /// Proof (JSON).
+        file: PathBuf,
+        /// The trusted checkpoint (or `--trust-unsigned` to check the proof
+        /// against the checkpoint it carries).
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Verify a raw inclusion proof (RFC 9162 §2.1.3.2).
+    VerifyInclusion {
+        /// The leaf hash (hex or base64); or give --entry-hash.
+        #[arg(
+            long,
+            conflicts_with = "entry_hash",
+            required_unless_present = "entry_hash"
+        )]
+        leaf_hash: Option<String>,
+        /// The entry hash; the leaf is SHA-256(0x00 || entry hash).
+        #[arg(long)]
+        entry_hash: Option<String>,
+        /// 0-based leaf index.
+        #[arg(long)]
+        index: u64,
+        /// Tree size.
+        #[arg(long)]
+        size: u64,
+        /// Expected root.
+        #[arg(long)]
+        root: String,
+        /// Path hashes, comma-separated, leaf to root (no empty element).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        path: Vec<String>,
+    },
+    /// Verify a raw consistency proof (RFC 9162 §2.1.4.2).
+    VerifyConsistency {
+        /// Earlier size.
+        #[arg(long)]
+        first: u64,
+        /// Later size.
+        #[arg(long)]
+        second: u64,
+        /// Earlier root.
+        #[arg(long)]
+        first_root: String,
+        /// Later root.
+        #[arg(long)]
+        second_root: String,
+        /// Proof hashes, comma-separated (no empty element).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        path: Vec<String>,
+    },
+}
+
+/// `al keygen`.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Key name, e.g. `log.example.com/acme` (no spaces, no `+`).
+    #[arg(long)]
+    pub name: String,
+    /// Write PREFIX.key (secret, mode 0600) and PREFIX.pub; without it both
+    /// key lines are printed.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `al checkpoint …`
+#[derive(Subcommand, Debug)]
+pub enum CheckpointCommand {
+    /// Take a checkpoint of a log (verifying it) and sign it.
+    Sign {
+        /// The log (JSON Lines).
+        log: PathBuf,
+        /// Signer key file (`PRIVATE+KEY+…`, from `al keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Org id (the checkpoint's origin line).
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Write the signed checkpoint here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a signed checkpoint against trusted keys and print it.
+    Verify {
+        /// The checkpoint file.
+        file: PathBuf,
+        /// Trusted verifier key(s) or files holding them.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// The org it must be for.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
 
 /// The wall clock: the CLI is a host, and hosts own time.
 pub fn now() -> Result<Timestamp, UsageError> {
@@ -35,11 +197,62 @@ fn file_error(path: &Path, e: &Error) -> UsageError {
     UsageError(format!("{}{at}: {}: {e}", path.display(), e.code()))
 }
 
-fn read_checkpoint(path: &Path) -> Result<VerifiedCheckpoint, UsageError> {
+/// A verifier key given inline or as a file.
+fn verifier(arg: &str) -> Result<Ed25519Verifier, UsageError> {
+    let text = if Path::new(arg).is_file() {
+        io::read(Path::new(arg))?
+    } else {
+        arg.to_owned()
+    };
+    Ed25519Verifier::from_text(text.trim()).map_err(|e| UsageError(format!("`--key {arg}`: {e}")))
+}
+
+/// The checkpoint the user trusts, if they gave one: signed by a given
+/// key, or vouched for with `--trust-unsigned`; for `org` when given.
+fn trusted_checkpoint(
+    t: &TrustArgs,
+    org: Option<&str>,
+) -> Result<Option<VerifiedCheckpoint>, UsageError> {
+    let Some(path) = &t.checkpoint else {
+        if !t.keys.is_empty() {
+            return Err(UsageError("`--key` needs `--checkpoint`".into()));
+        }
+        return Ok(None);
+    };
     let text = io::read(path)?;
-    let (cp, _sig) = Checkpoint::parse(&text).map_err(|e| file_error(path, &e))?;
-    // The user vouches for a checkpoint file they hold; signatures are the host's business.
-    Ok(VerifiedCheckpoint::trust(cp))
+    let signed = SignedCheckpoint::parse(&text).map_err(|e| file_error(path, &e))?;
+    let keys = t
+        .keys
+        .iter()
+        .map(|k| verifier(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&dyn NoteVerifier> = keys.iter().map(|k| k as &dyn NoteVerifier).collect();
+    let res = if refs.is_empty() {
+        Err(Error::CheckpointUnverified {
+            reason: "no `--key` was given to check it with".into(),
+        })
+    } else {
+        signed.clone().verify(&refs, org)
+    };
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::CheckpointUnverified { reason }) if t.trust_unsigned => {
+            errln!(
+                "warning: trusting checkpoint `{}` unverified ({reason}) because of --trust-unsigned",
+                path.display()
+            );
+            signed
+                .trust_unsigned(org)
+                .map(Some)
+                .map_err(|e| file_error(path, &e))
+        }
+        Err(e @ Error::CheckpointUnverified { .. }) => Err(UsageError(format!(
+            "{}: {}: {e}; give `--key` with a key you trust, or `--trust-unsigned`",
+            path.display(),
+            e.code()
+        ))),
+        Err(e) => Err(file_error(path, &e)),
+    }
 }
 
 fn print_verification(v: &Verification, json: bool) {
@@ -77,16 +290,15 @@ fn print_verification(v: &Verification, json: bool) {
     }
 }
 
-/// `al verify LOG [--checkpoint FILE] [--threads N] [--org ORG]`.
-pub fn verify(
-    log: &Path,
-    checkpoint: Option<&Path>,
-    threads: usize,
-    org: &str,
-    json: bool,
-) -> Result<Answer, UsageError> {
-    let cp = checkpoint.map(read_checkpoint).transpose()?;
-    let org = cp.as_ref().map_or(org, |c| c.checkpoint().org_id.as_str());
+/// `al verify LOG [--checkpoint FILE --key KEY | --trust-unsigned] [--threads N] [--org ORG]`.
+pub fn verify(args: &VerifyArgs, json: bool) -> Result<Answer, UsageError> {
+    let (log, threads) = (args.log.as_path(), args.threads);
+    let cp = trusted_checkpoint(&args.trust, args.org.as_deref())?;
+    let org = match (&cp, &args.org) {
+        (Some(c), _) => c.checkpoint().org_id.as_str(),
+        (None, Some(o)) => o.as_str(),
+        (None, None) => "default",
+    };
     let file = std::fs::File::open(log)
         .map_err(|e| UsageError(format!("cannot read `{}`: {e}", log.display())))?;
     if crate::segment::is_segment(log)? {
@@ -309,13 +521,20 @@ fn report(res: Result<(), ProofError>, what: &str, json: bool) -> Answer {
 /// `al proof verify|verify-inclusion|verify-consistency …`.
 pub fn proof(what: &ProofCommand, json: bool) -> Result<Answer, UsageError> {
     match what {
-        ProofCommand::Verify { file, checkpoint } => {
+        ProofCommand::Verify { file, trust } => {
             let text = io::read(file)?;
             let p = Proof::from_json(&text).map_err(|e| file_error(file, &e))?;
-            let trusted = match checkpoint {
-                Some(c) => read_checkpoint(c)?,
-                // Without a checkpoint the proof can only be checked against its own.
-                None => VerifiedCheckpoint::trust(p.checkpoint().clone()),
+            let trusted = match trusted_checkpoint(trust, None)? {
+                Some(c) => c,
+                // Without a checkpoint, only the one the proof carries.
+                None if trust.trust_unsigned => VerifiedCheckpoint::trust(p.checkpoint().clone()),
+                None => {
+                    return Err(UsageError(
+                        "no trusted checkpoint: give `--checkpoint FILE --key KEY`, or \
+                         `--trust-unsigned` to check the proof against the checkpoint it carries"
+                            .into(),
+                    ));
+                }
             };
             Ok(report(p.verify(&trusted), p.kind(), json))
         }
@@ -357,6 +576,87 @@ pub fn proof(what: &ProofCommand, json: bool) -> Result<Answer, UsageError> {
                 "consistency",
                 json,
             ))
+        }
+    }
+}
+
+/// Fill `buf` from the operating system's random source.
+fn random(buf: &mut [u8]) -> Result<(), UsageError> {
+    getrandom::fill(buf).map_err(|e| UsageError(format!("no randomness available: {e}")))
+}
+
+fn write_secret(path: &Path, data: &[u8]) -> Result<(), UsageError> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+        .and_then(|mut f| f.write_all(data))
+        .map_err(|e| UsageError(format!("cannot write `{}`: {e}", path.display())))
+}
+
+/// `al keygen --name NAME [--out PREFIX]`.
+pub fn keygen(args: &KeygenArgs, json: bool) -> Result<Answer, UsageError> {
+    let mut seed = [0u8; 32];
+    random(&mut seed)?;
+    let signer =
+        Ed25519Signer::from_seed(&args.name, seed).map_err(|e| UsageError(e.to_string()))?;
+    seed.fill(0);
+    let vkey = signer.verifier().to_text();
+    match &args.out {
+        Some(prefix) => {
+            let key = prefix.with_extension("key");
+            let public = prefix.with_extension("pub");
+            write_secret(&key, (signer.to_text() + "\n").as_bytes())?;
+            crate::cmd::write_file(&public, (vkey.clone() + "\n").as_bytes())?;
+            if json {
+                print_json(
+                    &json!({"verifier_key": vkey, "signer_key_file": key, "verifier_key_file": public}),
+                );
+            } else {
+                outln!("{vkey}");
+                errln!("wrote {} (secret) and {}", key.display(), public.display());
+            }
+        }
+        None if json => print_json(&json!({"verifier_key": vkey, "signer_key": signer.to_text()})),
+        None => {
+            outln!("{}", signer.to_text());
+            outln!("{vkey}");
+        }
+    }
+    Ok(Answer::Yes)
+}
+
+/// `al checkpoint sign|verify …`.
+pub fn checkpoint(what: &CheckpointCommand) -> Result<Answer, UsageError> {
+    match what {
+        CheckpointCommand::Sign { log, key, org, out } => {
+            let signer = Ed25519Signer::from_text(io::read(key)?.trim())
+                .map_err(|e| UsageError(format!("{}: {e}", key.display())))?;
+            let l = load_log(log, org)?;
+            let note = l
+                .checkpoint(now()?)
+                .checkpoint()
+                .sign(&[&signer])
+                .map_err(|e| UsageError(e.to_string()))?;
+            match out {
+                Some(p) => crate::cmd::write_file(p, note.as_bytes())?,
+                None => out!("{note}"),
+            }
+            Ok(Answer::Yes)
+        }
+        CheckpointCommand::Verify { file, keys, org } => {
+            let t = TrustArgs {
+                checkpoint: Some(file.clone()),
+                keys: keys.clone(),
+                trust_unsigned: false,
+            };
+            let cp = trusted_checkpoint(&t, org.as_deref())?;
+            if let Some(c) = cp {
+                print_json(&serde_json::to_value(c.checkpoint()).unwrap_or_default());
+            }
+            Ok(Answer::Yes)
         }
     }
 }

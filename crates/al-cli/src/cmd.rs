@@ -63,14 +63,11 @@ pub fn run(cli: &Cli) -> Result<Answer, UsageError> {
             out!("{out}");
             Ok(Answer::Yes)
         }
-        Command::Verify {
-            log,
-            checkpoint,
-            threads,
-            org,
-        } => crate::audit::verify(log, checkpoint.as_deref(), *threads, org, json),
+        Command::Verify(args) => crate::audit::verify(args, json),
         Command::Prove { what } => crate::audit::prove(what),
         Command::Proof { what } => crate::audit::proof(what, json),
+        Command::Keygen(args) => crate::audit::keygen(args, json),
+        Command::Checkpoint { what } => crate::audit::checkpoint(what),
         Command::Demo { out } => crate::demo::run(out.as_deref(), json).map(answer),
     }
 }

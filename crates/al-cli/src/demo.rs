@@ -115,16 +115,15 @@ impl Host {
     }
 
     fn act(&mut self, agent: &str, body: Value, now: i64) -> Result<Outcome, UsageError> {
-        let now_u = u64::try_from(now).unwrap_or(0);
+        let ts = Timestamp::from_unix_millis(now)
+            .ok_or_else(|| UsageError("demo clock out of range".into()))?;
         let cfg = self.cfg.clone();
         let breaker = self
             .breakers
             .entry(agent.to_owned())
-            .or_insert_with(|| Breaker::new(now_u));
-        let (adm, fx) = breaker.admit(&cfg, now_u);
+            .or_insert_with(|| Breaker::new(ts));
+        let (adm, fx) = breaker.admit(&cfg, ts);
         self.record_effects(agent, now, &fx)?;
-        let ts = Timestamp::from_unix_millis(now)
-            .ok_or_else(|| UsageError("demo clock out of range".into()))?;
         let req = ActionRequest::from_value(&body, ts, &Limits::default())
             .map_err(|e| UsageError(e.to_string()))?;
         let (status, code, policy, reason) = match adm {
@@ -180,15 +179,13 @@ impl Host {
                 action_type: req.action_type(),
                 denied: status == Status::Denied || status == Status::PolicyNotFound,
                 data_count: req.data_accessed().iter().map(|d| d.count).sum(),
-                hour_utc: ts.hour(),
                 delegation_created: false,
-                outcome: None,
             };
             let breaker = self
                 .breakers
                 .entry(agent.to_owned())
-                .or_insert_with(|| Breaker::new(now_u));
-            let fx = breaker.observe(&cfg, now_u, &obs);
+                .or_insert_with(|| Breaker::new(ts));
+            let fx = breaker.observe(&cfg, ts, &obs);
             self.record_effects(agent, now, &fx)?;
         }
         Ok(Outcome::Decided {
@@ -490,9 +487,18 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         let proof_doc = serde_json::to_value(&proof).unwrap_or_default();
         crate::cmd::write_file(&dir.join("manifest.yaml"), MANIFEST.as_bytes())?;
         crate::cmd::write_file(&dir.join("audit.jsonl"), text.as_bytes())?;
+        // A fixed demo key, so the demo stays reproducible: not a secret.
+        let key =
+            al_audit_chain::Ed25519Signer::from_seed("demo.agentlattice.invalid/acme", [42; 32])
+                .map_err(|e| UsageError(format!("demo: {e}")))?;
+        let signed = cp
+            .checkpoint()
+            .sign(&[&key])
+            .map_err(|e| UsageError(format!("demo: {e}")))?;
+        crate::cmd::write_file(&dir.join("checkpoint.txt"), signed.as_bytes())?;
         crate::cmd::write_file(
-            &dir.join("checkpoint.txt"),
-            cp.checkpoint().to_text(None).as_bytes(),
+            &dir.join("demo.pub"),
+            (key.verifier().to_text() + "\n").as_bytes(),
         )?;
         crate::cmd::write_file(
             &dir.join("proof.json"),
@@ -501,16 +507,15 @@ pub fn run(out: Option<&Path>, json: bool) -> Result<bool, UsageError> {
         say(
             json,
             &format!(
-                "\nwrote {}/{{manifest.yaml,audit.jsonl,checkpoint.txt,proof.json}}",
+                "\nwrote {}/{{manifest.yaml,audit.jsonl,checkpoint.txt,demo.pub,proof.json}}",
                 dir.display()
             ),
         );
         say(
             json,
             &format!(
-                "try:  al verify {}/audit.jsonl --checkpoint {}/checkpoint.txt",
-                dir.display(),
-                dir.display()
+                "try:  al verify {d}/audit.jsonl --checkpoint {d}/checkpoint.txt --key {d}/demo.pub",
+                d = dir.display()
             ),
         );
     }

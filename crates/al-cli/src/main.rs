@@ -86,119 +86,32 @@ pub enum Command {
         server_fields: bool,
     },
     /// Verify an audit log (JSON Lines, or an al-server segment file) in constant memory.
-    Verify {
-        /// The log.
-        log: PathBuf,
-        /// A checkpoint you hold (text form); detects truncation and rewrites.
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-        /// Threads for parsing lines (default 1).
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// Workspace id for the report when no checkpoint is given.
-        #[arg(long, default_value = "default")]
-        org: String,
-    },
+    Verify(audit::VerifyArgs),
     /// Emit a Merkle proof with the checkpoint it refers to.
     Prove {
         /// Which proof.
         #[command(subcommand)]
-        what: ProveCommand,
+        what: audit::ProveCommand,
     },
     /// Check proofs offline.
     Proof {
         /// Which check.
         #[command(subcommand)]
-        what: ProofCommand,
+        what: audit::ProofCommand,
+    },
+    /// Make an Ed25519 key pair for signing checkpoints (C2SP signed-note keys).
+    Keygen(audit::KeygenArgs),
+    /// Checkpoints: sign one for a log.
+    Checkpoint {
+        /// Which operation.
+        #[command(subcommand)]
+        what: audit::CheckpointCommand,
     },
     /// Run the built-in end-to-end scenario (no arguments, no files needed).
     Demo {
         /// Also write the manifest, audit log, checkpoint and a proof here.
         #[arg(long)]
         out: Option<PathBuf>,
-    },
-}
-
-/// `al prove …`
-#[derive(Subcommand, Debug)]
-pub enum ProveCommand {
-    /// Prove that row N is in the log.
-    Inclusion {
-        /// The log (JSON Lines).
-        log: PathBuf,
-        /// 1-based row.
-        #[arg(long)]
-        row: u64,
-        /// Workspace id recorded in the checkpoint.
-        #[arg(long, default_value = "default")]
-        org: String,
-    },
-    /// Prove that the log extends its first SIZE entries.
-    Consistency {
-        /// The log (JSON Lines).
-        log: PathBuf,
-        /// The earlier size.
-        #[arg(long)]
-        from: u64,
-        /// Workspace id recorded in the checkpoint.
-        #[arg(long, default_value = "default")]
-        org: String,
-    },
-}
-
-/// `al proof …`
-#[derive(Subcommand, Debug)]
-pub enum ProofCommand {
-    /// Verify a proof file made by `al prove`, optionally against a checkpoint you hold.
-    Verify {
-        /// Proof (JSON).
-        file: PathBuf,
-        /// Trusted checkpoint (text form); the proof must refer to it.
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-    },
-    /// Verify a raw inclusion proof (RFC 9162 §2.1.3.2).
-    VerifyInclusion {
-        /// The leaf hash (hex or base64); or give --entry-hash.
-        #[arg(
-            long,
-            conflicts_with = "entry_hash",
-            required_unless_present = "entry_hash"
-        )]
-        leaf_hash: Option<String>,
-        /// The entry hash; the leaf is SHA-256(0x00 || entry hash).
-        #[arg(long)]
-        entry_hash: Option<String>,
-        /// 0-based leaf index.
-        #[arg(long)]
-        index: u64,
-        /// Tree size.
-        #[arg(long)]
-        size: u64,
-        /// Expected root.
-        #[arg(long)]
-        root: String,
-        /// Path hashes, comma-separated, leaf to root.
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        path: Vec<String>,
-    },
-    /// Verify a raw consistency proof (RFC 9162 §2.1.4.2).
-    VerifyConsistency {
-        /// Earlier size.
-        #[arg(long)]
-        first: u64,
-        /// Later size.
-        #[arg(long)]
-        second: u64,
-        /// Earlier root.
-        #[arg(long)]
-        first_root: String,
-        /// Later root.
-        #[arg(long)]
-        second_root: String,
-        /// Proof hashes, comma-separated.
-        #[arg(long, value_delimiter = ',', num_args = 0..)]
-        path: Vec<String>,
     },
 }
 

@@ -279,10 +279,12 @@ fn demo_output_verifies_and_a_flipped_byte_names_its_row() {
         &p(&d, "audit.jsonl"),
         "--checkpoint",
         &p(&d, "checkpoint.txt"),
+        "--key",
+        &p(&d, "demo.pub"),
         "--format",
         "json",
     ]);
-    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let v = json(&o);
     assert_eq!(v["chain_valid"], true);
     assert_eq!(v["org_id"], "acme");
@@ -313,6 +315,8 @@ fn demo_output_verifies_and_a_flipped_byte_names_its_row() {
             f.to_str().unwrap(),
             "--checkpoint",
             &p(&d, "checkpoint.txt"),
+            "--key",
+            &p(&d, "demo.pub"),
             "--threads",
             threads,
             "--format",
@@ -336,6 +340,8 @@ fn demo_output_verifies_and_a_flipped_byte_names_its_row() {
         f.to_str().unwrap(),
         "--checkpoint",
         &p(&d, "checkpoint.txt"),
+        "--key",
+        &p(&d, "demo.pub"),
     ]);
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).contains("TRUNCATED"), "{}", stdout(&o));
@@ -350,6 +356,8 @@ fn proofs_round_trip_and_forgeries_fail() {
         &p(&d, "proof.json"),
         "--checkpoint",
         &p(&d, "checkpoint.txt"),
+        "--key",
+        &p(&d, "demo.pub"),
     ]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let o = al(&["prove", "inclusion", &p(&d, "audit.jsonl"), "--row", "3"]);
@@ -357,7 +365,10 @@ fn proofs_round_trip_and_forgeries_fail() {
     let proof = json(&o);
     let f = d.join("p3.json");
     std::fs::write(&f, &o.stdout).unwrap();
-    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 0);
+    // Against the checkpoint it carries only when the user says so.
+    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 2);
+    let trust = |f: &Path| al(&["proof", "verify", f.to_str().unwrap(), "--trust-unsigned"]);
+    assert_eq!(code(&trust(&f)), 0);
     // Raw arguments, for auditors using other tools.
     let path: Vec<&str> = proof["path"]
         .as_array()
@@ -406,7 +417,7 @@ fn proofs_round_trip_and_forgeries_fail() {
     let mut forged = proof.clone();
     forged["leaf_index"] = 4.into();
     std::fs::write(&f, forged.to_string()).unwrap();
-    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 1);
+    assert_eq!(code(&trust(&f)), 1);
     // Consistency.
     let o = al(&[
         "prove",
@@ -418,7 +429,7 @@ fn proofs_round_trip_and_forgeries_fail() {
     assert_eq!(code(&o), 0);
     let c = json(&o);
     std::fs::write(&f, &o.stdout).unwrap();
-    assert_eq!(code(&al(&["proof", "verify", f.to_str().unwrap()])), 0);
+    assert_eq!(code(&trust(&f)), 0);
     let path: Vec<&str> = c["path"]
         .as_array()
         .unwrap()
@@ -548,6 +559,311 @@ fn a_closed_stdout_pipe_ends_quietly() {
     }
 }
 
+// ---- audit commands over the golden files in testdata/audit ----
+
+fn audit_file(name: &str) -> String {
+    data(&format!("audit/{name}"))
+}
+
+#[test]
+fn verify_against_signed_unsigned_and_hostile_checkpoints() {
+    let log = audit_file("log.jsonl");
+    let cp = audit_file("checkpoint.txt");
+    let key = audit_file("test.pub");
+    let ok = al(&[
+        "verify",
+        &log,
+        "--checkpoint",
+        &cp,
+        "--key",
+        &key,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&ok), 0, "{}{}", stdout(&ok), stderr(&ok));
+    assert_eq!(json(&ok)["verified_through_row"], 16);
+    // The key may be given inline too.
+    let inline = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(
+        code(&al(&[
+            "verify",
+            &log,
+            "--checkpoint",
+            &cp,
+            "--key",
+            inline.trim()
+        ])),
+        0
+    );
+    // Unsigned: refused unless the user vouches for it.
+    let unsigned = audit_file("checkpoint-unsigned.txt");
+    let o = al(&["verify", &log, "--checkpoint", &unsigned, "--key", &key]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("CHECKPOINT_UNVERIFIED"),
+        "{}",
+        stderr(&o)
+    );
+    let o = al(&["verify", &log, "--checkpoint", &cp]);
+    assert_eq!(code(&o), 2, "no key: {}", stderr(&o));
+    let o = al(&[
+        "verify",
+        &log,
+        "--checkpoint",
+        &unsigned,
+        "--trust-unsigned",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning"), "{}", stderr(&o));
+    // The org must match the trusted one.
+    let o = al(&[
+        "verify",
+        &log,
+        "--checkpoint",
+        &cp,
+        "--key",
+        &key,
+        "--org",
+        "globex",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("CHECKPOINT_ORG_MISMATCH"),
+        "{}",
+        stderr(&o)
+    );
+    // Every invalid checkpoint of the golden set is refused with its code,
+    // `--trust-unsigned` or not, except the two that are merely unverified.
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(audit_file("checkpoints.json")).unwrap())
+            .unwrap();
+    let d = tmp("checkpoints");
+    for case in doc["invalid"].as_array().unwrap() {
+        let f = d.join("cp.txt");
+        std::fs::write(&f, case["note"].as_str().unwrap()).unwrap();
+        let want = case["code"].as_str().unwrap();
+        let args = [
+            "verify",
+            &log,
+            "--checkpoint",
+            f.to_str().unwrap(),
+            "--key",
+            &key,
+            "--org",
+            "acme",
+        ];
+        let o = al(&args);
+        no_panic(&o);
+        assert_eq!(code(&o), 2, "{}: {}", case["why"], stdout(&o));
+        assert!(stderr(&o).contains(want), "{}: {}", case["why"], stderr(&o));
+        let mut trusting = args.to_vec();
+        trusting.push("--trust-unsigned");
+        let o = al(&trusting);
+        let expect = if want == "CHECKPOINT_UNVERIFIED" {
+            0
+        } else {
+            2
+        };
+        assert_eq!(
+            code(&o),
+            expect,
+            "{} with --trust-unsigned: {}",
+            case["why"],
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn keygen_sign_and_verify_end_to_end() {
+    let d = tmp("keygen");
+    let prefix = d.join("log");
+    let o = al(&[
+        "keygen",
+        "--name",
+        "log.example/acme",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let vkey = stdout(&o).trim().to_owned();
+    assert!(vkey.starts_with("log.example/acme+"), "{vkey}");
+    let secret = std::fs::read_to_string(d.join("log.key")).unwrap();
+    assert!(secret.starts_with("PRIVATE+KEY+log.example/acme+"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("log.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is private");
+    }
+    // Refuses to overwrite a key.
+    assert_eq!(
+        code(&al(&[
+            "keygen",
+            "--name",
+            "x",
+            "--out",
+            prefix.to_str().unwrap()
+        ])),
+        2
+    );
+    let cp = d.join("cp.txt");
+    let o = al(&[
+        "checkpoint",
+        "sign",
+        &audit_file("log.jsonl"),
+        "--key",
+        d.join("log.key").to_str().unwrap(),
+        "--org",
+        "acme",
+        "--out",
+        cp.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = al(&[
+        "checkpoint",
+        "verify",
+        cp.to_str().unwrap(),
+        "--key",
+        &vkey,
+        "--org",
+        "acme",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["size"], 16);
+    let o = al(&[
+        "verify",
+        &audit_file("log.jsonl"),
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        "--key",
+        d.join("log.pub").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Another key does not verify it.
+    let o = al(&[
+        "checkpoint",
+        "verify",
+        cp.to_str().unwrap(),
+        "--key",
+        &audit_file("test.pub"),
+    ]);
+    assert_eq!(code(&o), 2);
+    // A garbled key file is refused with the file named.
+    std::fs::write(d.join("bad.key"), "PRIVATE+KEY+nope").unwrap();
+    let o = al(&[
+        "checkpoint",
+        "sign",
+        &audit_file("log.jsonl"),
+        "--key",
+        d.join("bad.key").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("bad.key"), "{}", stderr(&o));
+}
+
+#[test]
+fn proof_files_name_the_failed_check() {
+    let cp = audit_file("checkpoint.txt");
+    let key = audit_file("test.pub");
+    for f in ["proof-inclusion.json", "proof-consistency.json"] {
+        let o = al(&[
+            "proof",
+            "verify",
+            &audit_file(f),
+            "--checkpoint",
+            &cp,
+            "--key",
+            &key,
+        ]);
+        assert_eq!(code(&o), 0, "{f}: {}{}", stdout(&o), stderr(&o));
+    }
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(audit_file("proofs.json")).unwrap()).unwrap();
+    let d = tmp("proofs");
+    let f = d.join("p.json");
+    for case in doc["invalid"].as_array().unwrap() {
+        std::fs::write(&f, case["proof"].to_string()).unwrap();
+        let o = al(&[
+            "proof",
+            "verify",
+            f.to_str().unwrap(),
+            "--checkpoint",
+            &cp,
+            "--key",
+            &key,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&o), 1, "{}: {}", case["why"], stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["code"], "PROOF_INVALID");
+        assert_eq!(v["reason"], case["message"], "{}", case["why"]);
+    }
+    for case in doc["refused_files"].as_array().unwrap() {
+        std::fs::write(&f, case["text"].as_str().unwrap()).unwrap();
+        let o = al(&[
+            "proof",
+            "verify",
+            f.to_str().unwrap(),
+            "--checkpoint",
+            &cp,
+            "--key",
+            &key,
+        ]);
+        assert_eq!(code(&o), 2, "{}", case["why"]);
+        assert!(
+            stderr(&o).contains(case["code"].as_str().unwrap()),
+            "{}: {}",
+            case["why"],
+            stderr(&o)
+        );
+    }
+    // Raw verifiers: an empty path element is refused, not skipped.
+    let p: Value =
+        serde_json::from_str(&std::fs::read_to_string(audit_file("proof-inclusion.json")).unwrap())
+            .unwrap();
+    let path: Vec<&str> = p["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let raw = |path: String| {
+        al(&[
+            "proof",
+            "verify-inclusion",
+            "--entry-hash",
+            p["entry_hash"].as_str().unwrap(),
+            "--index",
+            "2",
+            "--size",
+            "16",
+            "--root",
+            p["checkpoint"]["root"].as_str().unwrap(),
+            "--path",
+            &path,
+        ])
+    };
+    assert_eq!(code(&raw(path.join(","))), 0);
+    for bad in [
+        format!(",{}", path.join(",")),
+        format!("{},", path.join(",")),
+        path.join(",,"),
+    ] {
+        let o = raw(bad.clone());
+        assert_eq!(code(&o), 2, "{bad}");
+        assert!(stderr(&o).contains("empty"), "{}", stderr(&o));
+    }
+    let o = raw(path[1..].join(","));
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("path has 3 hashes"), "{}", stdout(&o));
+}
+
 /// `al verify` reads an al-server segment file (al-store's format) as it
 /// reads a JSON Lines export: valid, torn tail noted, damage named by row,
 /// checked against a checkpoint.
@@ -566,11 +882,14 @@ fn verify_reads_server_segment_files() {
     let f = d.join("segment.alseg");
     std::fs::write(&f, &seg).unwrap();
     let cp = p(&d, "checkpoint.txt");
+    let key = p(&d, "demo.pub");
     let o = al(&[
         "verify",
         f.to_str().unwrap(),
         "--checkpoint",
         &cp,
+        "--key",
+        &key,
         "--format",
         "json",
     ]);
@@ -597,7 +916,9 @@ fn verify_reads_server_segment_files() {
             "verify",
             torn.to_str().unwrap(),
             "--checkpoint",
-            &cp
+            &cp,
+            "--key",
+            &key
         ])),
         1
     );
@@ -619,6 +940,13 @@ fn verify_reads_server_segment_files() {
     let mut b = al_store::segment::header("beta");
     b.extend_from_slice(&seg[al_store::segment::header("acme").len()..]);
     std::fs::write(&other, &b).unwrap();
-    let o = al(&["verify", other.to_str().unwrap(), "--checkpoint", &cp]);
+    let o = al(&[
+        "verify",
+        other.to_str().unwrap(),
+        "--checkpoint",
+        &cp,
+        "--key",
+        &key,
+    ]);
     assert_eq!(code(&o), 2, "{}{}", stdout(&o), stderr(&o));
 }
