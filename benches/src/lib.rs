@@ -13,4 +13,5 @@ pub mod audit;
 pub mod breaker;
 pub mod policy;
 pub mod server;
+
 pub mod timing;
