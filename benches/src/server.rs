@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use al_engine::{ActionCall, DeterministicEntropy, Engine, EngineConfig, ImportOptions};
 use al_server::{DataDir, ServerConfig};
@@ -30,7 +30,9 @@ pub const CONNECTIONS: usize = 64;
 pub fn manifest() -> String {
     let mut s = String::from("version: 1\npolicies:\n");
     for i in 0..99 {
-        s.push_str(&format!("  - name: p{i:03}\n    action_type: svc{i}.*\n    effect: allow\n"));
+        s.push_str(&format!(
+            "  - name: p{i:03}\n    action_type: svc{i}.*\n    effect: allow\n"
+        ));
     }
     s.push_str("  - name: reads\n    action_type: data.read\n    effect: allow\n    conditions:\n      - { field: size, operator: lt, value: 1000000 }\n");
     s
@@ -75,7 +77,13 @@ async fn request(
     send.ready().await.unwrap();
     let resp = send.send_request(req).await.unwrap();
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, body)
 }
 
@@ -112,11 +120,27 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
     let client_rt = runtime(1);
     let result = client_rt.block_on(async move {
         let mut c = connect(addr).await;
-        let (s, b) = request(&mut c, "POST", "/api/v1/policies/import", &svc, "application/yaml", manifest()).await;
+        let (s, b) = request(
+            &mut c,
+            "POST",
+            "/api/v1/policies/import",
+            &svc,
+            "application/yaml",
+            manifest(),
+        )
+        .await;
         assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
         let mut keys = Vec::new();
         for i in 0..CONNECTIONS {
-            let (s, b) = request(&mut c, "POST", "/api/agents/register", &svc, "application/json", format!("{{\"name\":\"bench-{i}\"}}")).await;
+            let (s, b) = request(
+                &mut c,
+                "POST",
+                "/api/agents/register",
+                &svc,
+                "application/json",
+                format!("{{\"name\":\"bench-{i}\"}}"),
+            )
+            .await;
             assert_eq!(s, 201);
             let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
             keys.push(v["api_key"].as_str().unwrap().to_owned());
@@ -132,14 +156,30 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
             let start = Arc::clone(&start);
             tasks.push(tokio::spawn(async move {
                 for w in 0..20u64 {
-                    let _ = request(&mut conn, "POST", "/api/v1/actions", &key, "application/json", action_body(w)).await;
+                    let _ = request(
+                        &mut conn,
+                        "POST",
+                        "/api/v1/actions",
+                        &key,
+                        "application/json",
+                        action_body(w),
+                    )
+                    .await;
                 }
                 start.wait().await;
                 let mut lat = Vec::with_capacity(per_conn as usize);
                 let mut bad = 0u64;
                 for n in 0..per_conn {
                     let t = Instant::now();
-                    let (s, _) = request(&mut conn, "POST", "/api/v1/actions", &key, "application/json", action_body(n + i as u64)).await;
+                    let (s, _) = request(
+                        &mut conn,
+                        "POST",
+                        "/api/v1/actions",
+                        &key,
+                        "application/json",
+                        action_body(n + i as u64),
+                    )
+                    .await;
                     lat.push(t.elapsed());
                     if s != 200 {
                         bad += 1;
@@ -159,7 +199,8 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
         }
         let wall = t0.elapsed();
         all.sort_unstable();
-        let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+        let pct =
+            |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
         HttpRun {
             actions_per_s: all.len() as f64 / wall.as_secs_f64(),
             p50_us: pct(0.50),
@@ -180,7 +221,16 @@ fn engine_with_agents(n: usize) -> (Engine, Vec<String>) {
     let (org, _fx) = e.create_org(t, "bench", &mut ent).unwrap();
     let svc = org.service_key.expose().to_owned();
     let _ = e
-        .import_policies(t, &svc, &manifest(), ImportOptions { format: None, dry_run: false, prune: false })
+        .import_policies(
+            t,
+            &svc,
+            &manifest(),
+            ImportOptions {
+                format: None,
+                dry_run: false,
+                prune: false,
+            },
+        )
         .unwrap();
     let mut keys = Vec::new();
     for i in 0..n {
@@ -207,7 +257,7 @@ pub fn engine_run(n: u64) -> f64 {
             delegation_id: None,
         };
         let r = e.submit_action(now, &call).unwrap();
-        std::hint::black_box(r);
+        let _ = std::hint::black_box(r);
     }
     n as f64 / t0.elapsed().as_secs_f64()
 }
@@ -216,12 +266,17 @@ pub fn engine_run(n: u64) -> f64 {
 /// with a snapshot `tail` rows before the end.
 pub fn build_org(dir: &Path, rows: u64, tail: u64) {
     let (mut e, keys) = engine_with_agents(CONNECTIONS);
-    let (store, _) = FileStore::open(dir, FileStoreConfig::new().sync(SyncMode::NoSyncUnsafe)).unwrap();
+    let (store, _) =
+        FileStore::open(dir, FileStoreConfig::new().sync(SyncMode::NoSyncUnsafe)).unwrap();
     store.create_org("bench").unwrap();
     let put = |store: &FileStore, entries: &[al_engine::SealedEntry]| {
         let recs: Vec<Record<'_>> = entries
             .iter()
-            .map(|x| Record { row: x.row, entry: &x.bytes, hash: &x.hash.0 })
+            .map(|x| Record {
+                row: x.row,
+                entry: &x.bytes,
+                hash: &x.hash.0,
+            })
             .collect();
         store.append("bench", &recs).unwrap();
     };
@@ -244,7 +299,9 @@ pub fn build_org(dir: &Path, rows: u64, tail: u64) {
         let head = e.head("bench").unwrap();
         if !snapped && head.0 + tail >= rows {
             let s = e.snapshot("bench").unwrap();
-            store.save_snapshot("bench", s.row(), &s.head_hash().0, s.as_bytes()).unwrap();
+            store
+                .save_snapshot("bench", s.row(), &s.head_hash().0, s.as_bytes())
+                .unwrap();
             snapped = true;
         }
     }
@@ -293,19 +350,49 @@ pub fn figures() -> BTreeMap<String, f64> {
     let engine = engine_run(if quick { 20_000 } else { 200_000 });
     let durable = http_run(SyncMode::Data, per_conn);
     let nosync = http_run(SyncMode::NoSyncUnsafe, per_conn);
-    out.insert("http_actions_per_s_64conn_fsync".into(), round3(durable.actions_per_s));
-    out.insert("http_latency_us_p50_64conn_fsync".into(), round3(durable.p50_us));
-    out.insert("http_latency_us_p99_64conn_fsync".into(), round3(durable.p99_us));
-    out.insert("http_non_200_answers".into(), (durable.non_2xx + nosync.non_2xx) as f64);
-    out.insert("http_actions_per_s_64conn_no_fsync_unsafe".into(), round3(nosync.actions_per_s));
-    out.insert("http_latency_us_p99_64conn_no_fsync_unsafe".into(), round3(nosync.p99_us));
-    out.insert("engine_in_process_actions_per_s_1thread".into(), round3(engine));
-    out.insert("http_fsync_to_engine_ratio".into(), round3(durable.actions_per_s / engine));
+    out.insert(
+        "http_actions_per_s_64conn_fsync".into(),
+        round3(durable.actions_per_s),
+    );
+    out.insert(
+        "http_latency_us_p50_64conn_fsync".into(),
+        round3(durable.p50_us),
+    );
+    out.insert(
+        "http_latency_us_p99_64conn_fsync".into(),
+        round3(durable.p99_us),
+    );
+    out.insert(
+        "http_non_200_answers".into(),
+        (durable.non_2xx + nosync.non_2xx) as f64,
+    );
+    out.insert(
+        "http_actions_per_s_64conn_no_fsync_unsafe".into(),
+        round3(nosync.actions_per_s),
+    );
+    out.insert(
+        "http_latency_us_p99_64conn_no_fsync_unsafe".into(),
+        round3(nosync.p99_us),
+    );
+    out.insert(
+        "engine_in_process_actions_per_s_1thread".into(),
+        round3(engine),
+    );
+    out.insert(
+        "http_fsync_to_engine_ratio".into(),
+        round3(durable.actions_per_s / engine),
+    );
     let rows = if quick { 100_000 } else { 1_000_000 };
     let (snap_ms, full_ms, build_s) = restart_run(rows, 10_000);
     let label = if quick { "100k" } else { "1m" };
-    out.insert(format!("restart_ms_{label}_entries_from_snapshot_plus_10k_tail"), round3(snap_ms));
-    out.insert(format!("restart_ms_{label}_entries_full_replay"), round3(full_ms));
+    out.insert(
+        format!("restart_ms_{label}_entries_from_snapshot_plus_10k_tail"),
+        round3(snap_ms),
+    );
+    out.insert(
+        format!("restart_ms_{label}_entries_full_replay"),
+        round3(full_ms),
+    );
     out.insert(format!("build_s_{label}_entry_org"), round3(build_s));
     out
 }

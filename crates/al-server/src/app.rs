@@ -247,7 +247,10 @@ impl App {
                     format!("storage failed; the server is stopping: {m}"),
                 ))
             }
-            Err(_) => Err(ApiError::unavailable("SHUTTING_DOWN", "the server is stopping")),
+            Err(_) => Err(ApiError::unavailable(
+                "SHUTTING_DOWN",
+                "the server is stopping",
+            )),
         }
     }
 
@@ -303,8 +306,12 @@ impl App {
                 .store
                 .save_snapshot(&state.org, state.row, &state.head, &state.bytes);
             match &res {
-                Ok(()) => tracing::info!(org = %state.org, row = state.row, bytes = state.bytes.len(), ms = t.elapsed().as_millis() as u64, "snapshot written"),
-                Err(e) => tracing::warn!(org = %state.org, row = state.row, error = %e, "snapshot not written"),
+                Ok(()) => {
+                    tracing::info!(org = %state.org, row = state.row, bytes = state.bytes.len(), ms = t.elapsed().as_millis() as u64, "snapshot written")
+                }
+                Err(e) => {
+                    tracing::warn!(org = %state.org, row = state.row, error = %e, "snapshot not written")
+                }
             }
             done(&state.org, res.ok().map(|()| state.row));
         });
@@ -436,7 +443,9 @@ impl App {
                         .store
                         .save_snapshot(&org, s.row(), &s.head_hash().0, s.as_bytes())
                     {
-                        Ok(()) => tracing::info!(org, row = s.row(), "snapshot written at shutdown"),
+                        Ok(()) => {
+                            tracing::info!(org, row = s.row(), "snapshot written at shutdown")
+                        }
                         Err(e) => tracing::warn!(org, error = %e, "no snapshot at shutdown"),
                     }
                 }
@@ -448,7 +457,8 @@ impl App {
     /// The HTTP status of a health check.
     pub(crate) fn health(&self) -> (StatusCode, serde_json::Value) {
         if self.is_failed() {
-            let e = ApiError::unavailable("STORAGE_FAILED", "storage failed; the server is stopping");
+            let e =
+                ApiError::unavailable("STORAGE_FAILED", "storage failed; the server is stopping");
             (e.status, e.body())
         } else {
             (

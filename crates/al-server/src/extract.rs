@@ -51,8 +51,6 @@ pub fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a 
 pub enum BodyKind {
     /// `application/json`, required.
     Json,
-    /// `application/json`, or no body at all (read as `{}`).
-    OptionalJson,
     /// A policy manifest: `application/json` or YAML
     /// (`application/yaml`, `application/x-yaml`, `text/yaml`).
     Manifest,
@@ -86,11 +84,10 @@ pub async fn read_body(
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
     let format = match (media.as_deref(), kind) {
-        (None, BodyKind::OptionalJson) if declared_len.unwrap_or(0) == 0 => None,
         (None, _) => {
             return Err(unsupported("a body needs `Content-Type: application/json`"));
         }
-        (Some(m), _) => Some(media_format(m, kind)?),
+        (Some(m), _) => media_format(m, kind)?,
     };
     if let Some(n) = declared_len
         && n > limit as u64
@@ -107,12 +104,6 @@ pub async fn read_body(
                 format!("could not read the body: {e}"),
             ));
         }
-    };
-    let Some(format) = format else {
-        if bytes.is_empty() {
-            return Ok(("{}".to_owned(), BodyFormat::Json));
-        }
-        return Err(unsupported("a body needs `Content-Type: application/json`"));
     };
     match String::from_utf8(bytes.to_vec()) {
         Ok(s) => Ok((s, format)),
@@ -362,22 +353,6 @@ mod tests {
             &HeaderMap::new(),
             Body::from("{}"),
             BodyKind::Json,
-            10,
-        ))
-        .unwrap_err();
-        assert_eq!(e.status.as_u16(), 415);
-        let (s, _) = run(read_body(
-            &HeaderMap::new(),
-            Body::empty(),
-            BodyKind::OptionalJson,
-            10,
-        ))
-        .unwrap();
-        assert_eq!(s, "{}");
-        let e = run(read_body(
-            &HeaderMap::new(),
-            Body::from("x"),
-            BodyKind::OptionalJson,
             10,
         ))
         .unwrap_err();

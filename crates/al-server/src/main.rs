@@ -83,7 +83,10 @@ async fn shutdown_signal() {
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     init_logs(args.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("al-server: cannot start the runtime: {e}");
@@ -108,7 +111,10 @@ fn main() -> std::process::ExitCode {
         if let Some((org, key)) = &running.bootstrap
             && args.bootstrap_service_key_file.is_none()
         {
-            let _ = writeln!(out, "created org `{org}`; its service key (shown once, keep it safe):");
+            let _ = writeln!(
+                out,
+                "created org `{org}`; its service key (shown once, keep it safe):"
+            );
             let _ = writeln!(out, "{key}");
         }
         let _ = writeln!(out, "al-server listening on http://{}", running.addr);

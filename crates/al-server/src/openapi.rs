@@ -30,8 +30,6 @@ pub enum Body {
     None,
     /// JSON with this schema.
     Json(&'static str),
-    /// JSON with this schema, or no body at all.
-    OptionalJson(&'static str),
     /// A policy manifest, JSON or YAML.
     Manifest,
 }
@@ -437,7 +435,7 @@ pub static ROUTES: &[Route] = &[
         auth: Auth::Service,
         query: &[],
         headers: &[],
-        body: Body::OptionalJson("OperatorRequest"),
+        body: Body::Json("OperatorRequest"),
         ok: &[(200, "AgentStatus")],
         errors: &[400, 401, 403, 404, 409, 413, 415],
     },
@@ -451,7 +449,7 @@ pub static ROUTES: &[Route] = &[
         auth: Auth::Service,
         query: &[],
         headers: &[],
-        body: Body::OptionalJson("OperatorRequest"),
+        body: Body::Json("OperatorRequest"),
         ok: &[(200, "AgentStatus")],
         errors: &[400, 401, 403, 404, 409, 413, 415],
     },
@@ -465,7 +463,7 @@ pub static ROUTES: &[Route] = &[
         auth: Auth::Service,
         query: &[],
         headers: &[],
-        body: Body::OptionalJson("OperatorRequest"),
+        body: Body::Json("OperatorRequest"),
         ok: &[(200, "AgentStatus")],
         errors: &[400, 401, 403, 404, 409, 413, 415],
     },
@@ -479,7 +477,7 @@ pub static ROUTES: &[Route] = &[
         auth: Auth::Service,
         query: &[],
         headers: &[],
-        body: Body::OptionalJson("OperatorRequest"),
+        body: Body::Json("OperatorRequest"),
         ok: &[(200, "AgentStatus")],
         errors: &[400, 401, 403, 404, 409, 413, 415],
     },
@@ -493,7 +491,7 @@ pub static ROUTES: &[Route] = &[
         auth: Auth::Service,
         query: &[],
         headers: &[],
-        body: Body::OptionalJson("OperatorRequest"),
+        body: Body::Json("OperatorRequest"),
         ok: &[(200, "AgentStatus")],
         errors: &[400, 401, 403, 404, 409, 413, 415],
     },
@@ -1011,7 +1009,7 @@ pub fn schemas() -> Map<String, Value> {
             &[("comment", s())],
         ),
     );
-    put("OperatorRequest", obj(&[], &[("by", s())]));
+    put("OperatorRequest", obj(&[("by", s())], &[]));
     put(
         "WebhookRequest",
         obj(
@@ -1122,14 +1120,11 @@ pub fn document() -> Value {
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
         }
-        let json_body = |schema: &str, required: bool| json!({"required": required, "content": {"application/json": {"schema": r(schema)}}});
+        let json_body = |schema: &str| json!({"required": true, "content": {"application/json": {"schema": r(schema)}}});
         match rt.body {
             Body::None => {}
             Body::Json(sc) => {
-                op.insert("requestBody".into(), json_body(sc, true));
-            }
-            Body::OptionalJson(sc) => {
-                op.insert("requestBody".into(), json_body(sc, false));
+                op.insert("requestBody".into(), json_body(sc));
             }
             Body::Manifest => {
                 op.insert(

@@ -37,10 +37,14 @@ fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
 }
 
 /// Read the body a route declares in the table.
-async fn body_of(app: &App, op: &str, headers: &HeaderMap, body: Body) -> Result<(String, BodyFormat), ApiError> {
+async fn body_of(
+    app: &App,
+    op: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, BodyFormat), ApiError> {
     let kind = match ROUTES.iter().find(|r| r.operation == op).map(|r| r.body) {
         Some(DocBody::Manifest) => BodyKind::Manifest,
-        Some(DocBody::OptionalJson(_)) => BodyKind::OptionalJson,
         _ => BodyKind::Json,
     };
     let limit = if kind == BodyKind::Manifest {
@@ -96,7 +100,9 @@ async fn revoke_delegation_by_id(
 ) -> Answer {
     let key = bearer(&headers)?;
     let id = path_id(id)?;
-    let r = app.apply(|e, now| e.revoke_delegation(now, key, &id)).await?;
+    let r = app
+        .apply(|e, now| e.revoke_delegation(now, key, &id))
+        .await?;
     ok(StatusCode::OK, &r)
 }
 
@@ -104,7 +110,9 @@ async fn revoke_delegation(State(app): State<S>, headers: HeaderMap, body: Body)
     let key = bearer(&headers)?;
     let (body, _) = body_of(&app, "revokeDelegation", &headers, body).await?;
     let id = single_string_field(&body, "delegation_id", app.limits.json)?;
-    let r = app.apply(|e, now| e.revoke_delegation(now, key, &id)).await?;
+    let r = app
+        .apply(|e, now| e.revoke_delegation(now, key, &id))
+        .await?;
     ok(StatusCode::OK, &r)
 }
 
@@ -131,7 +139,10 @@ fn single_string_field(body: &str, name: &str, max_bytes: usize) -> Result<Strin
         None => return Err(ApiError::invalid(name, "is required")),
     };
     if let Some(k) = m.keys().next() {
-        return Err(ApiError::invalid(k, format!("unknown field; expected only `{name}`")));
+        return Err(ApiError::invalid(
+            k,
+            format!("unknown field; expected only `{name}`"),
+        ));
     }
     Ok(val)
 }
@@ -141,7 +152,9 @@ async fn list_delegations(State(app): State<S>, headers: HeaderMap, uri: Uri) ->
     let q = query(&uri, "listDelegations")?;
     let filter = DelegationFilter::from_query(q.get("role"), q.get("active_only"))
         .map_err(|e| engine_error(&e))?;
-    let r = app.read(|e, now| e.list_delegations(now, key, filter)).await?;
+    let r = app
+        .read(|e, now| e.list_delegations(now, key, filter))
+        .await?;
     ok(StatusCode::OK, &r)
 }
 
@@ -153,7 +166,12 @@ async fn export_policies(State(app): State<S>, headers: HeaderMap, uri: Uri) -> 
     let format = match q.get("format") {
         None | Some("yaml") => Format::Yaml,
         Some("json") => Format::Json,
-        Some(f) => return Err(ApiError::invalid("format", format!("`{}` is not `yaml` or `json`", cut(f)))),
+        Some(f) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("`{}` is not `yaml` or `json`", cut(f)),
+            ));
+        }
     };
     let server_fields = q.flag("server_fields", false)?;
     let r = app
@@ -253,7 +271,9 @@ async fn verify_audit(State(app): State<S>, headers: HeaderMap) -> Answer {
 async fn report_outcome(State(app): State<S>, headers: HeaderMap, body: Body) -> Answer {
     let key = bearer(&headers)?;
     let (body, _) = body_of(&app, "reportOutcome", &headers, body).await?;
-    let r = app.apply(|e, now| e.report_outcome(now, key, &body)).await?;
+    let r = app
+        .apply(|e, now| e.report_outcome(now, key, &body))
+        .await?;
     ok(StatusCode::CREATED, &r)
 }
 
@@ -356,7 +376,11 @@ async fn delete_webhook(
     let org = service_org(&app, &headers).await?;
     let id = path_id(id)?;
     app.webhooks.delete(&org, &id).await?;
-    Ok((StatusCode::OK, json_body(&json!({"deleted": true, "id": id}))).into_response())
+    Ok((
+        StatusCode::OK,
+        json_body(&json!({"deleted": true, "id": id})),
+    )
+        .into_response())
 }
 
 async fn export_audit(State(app): State<S>, headers: HeaderMap) -> Answer {
@@ -383,7 +407,10 @@ async fn openapi() -> Response {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let text = DOC.get_or_init(crate::openapi::document_text).clone();
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         text,
     )
         .into_response()
@@ -425,9 +452,14 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 pub fn add_handler(op: &str, m: MethodRouter<S>) -> Option<MethodRouter<S>> {
     macro_rules! breaker {
         ($op:literal, $cmd:expr) => {
-            m.post(|State(app): State<S>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, body: Body| async move {
-                breaker_command(app, headers, id, body, $op, $cmd).await
-            })
+            m.post(
+                |State(app): State<S>,
+                 headers: HeaderMap,
+                 id: Result<Path<String>, PathRejection>,
+                 body: Body| async move {
+                    breaker_command(app, headers, id, body, $op, $cmd).await
+                },
+            )
         };
     }
     Some(match op {
@@ -453,7 +485,9 @@ pub fn add_handler(op: &str, m: MethodRouter<S>) -> Option<MethodRouter<S>> {
         "resumeAgent" => breaker!("resumeAgent", BreakerCommand::Resume),
         "killAgent" => breaker!("killAgent", BreakerCommand::Kill),
         "recalibrateAgent" => breaker!("recalibrateAgent", BreakerCommand::Recalibrate),
-        "completeCalibration" => breaker!("completeCalibration", BreakerCommand::CompleteCalibration),
+        "completeCalibration" => {
+            breaker!("completeCalibration", BreakerCommand::CompleteCalibration)
+        }
         "createWebhook" => m.post(create_webhook),
         "listWebhooks" => m.get(list_webhooks),
         "deleteWebhook" => m.delete(delete_webhook),
@@ -493,4 +527,3 @@ pub fn router(app: S) -> Result<Router, String> {
     }
     Ok(router.fallback(not_found).with_state(app))
 }
-

@@ -10,7 +10,6 @@ use std::time::Duration;
 use al_engine::{Engine, EngineConfig, RestoreCode};
 use al_store::{FileStore, FileStoreConfig, MemoryStore, Record, RecoveredOrg, Store, SyncMode};
 use al_types::ErrorCode as _;
-use axum::ServiceExt as _;
 use axum::http::{Request, Response};
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -176,7 +175,9 @@ fn restore(engine: &mut Engine, org: &RecoveredOrg) -> Result<Option<u64>, Start
             }
         }
     }
-    engine.restore_org(&org.org_id, entries()).map_err(|e| fail(&e))?;
+    engine
+        .restore_org(&org.org_id, entries())
+        .map_err(|e| fail(&e))?;
     Ok(None)
 }
 
@@ -257,7 +258,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     )
     .map_err(|e| StartError::new("INVALID_CONFIG", e))?;
     let app = App::new(engine, store, webhooks, limits, config.snapshot_every);
-    let router = crate::routes::router(Arc::clone(&app)).map_err(|e| StartError::new("INTERNAL", e))?;
+    let router =
+        crate::routes::router(Arc::clone(&app)).map_err(|e| StartError::new("INTERNAL", e))?;
     let router = router
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             axum::response::IntoResponse::into_response(ApiError::internal(
@@ -277,7 +279,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| StartError::new("BIND_FAILED", format!("cannot listen on {}: {e}", config.listen)))?;
+        .map_err(|e| {
+            StartError::new(
+                "BIND_FAILED",
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::new("BIND_FAILED", e.to_string()))?;
@@ -333,12 +340,20 @@ async fn bootstrap(
     {
         return Err(StartError::new(
             "INVALID_CONFIG",
-            format!("`{}` exists; the bootstrap service key goes to a new file", p.display()),
+            format!(
+                "`{}` exists; the bootstrap service key goes to a new file",
+                p.display()
+            ),
         ));
     }
     let (created, fx) = engine
         .create_org(now(), &config.org_id, &mut OsEntropy)
-        .map_err(|e| StartError::new(e.code(), format!("cannot create org `{}`: {e}", config.org_id)))?;
+        .map_err(|e| {
+            StartError::new(
+                e.code(),
+                format!("cannot create org `{}`: {e}", config.org_id),
+            )
+        })?;
     let io = |e: al_store::StoreError| StartError::new(e.code(), e.to_string());
     store.create_org(&config.org_id).map_err(io)?;
     let recs: Vec<Record<'_>> = fx
@@ -355,7 +370,10 @@ async fn bootstrap(
     let key = created.service_key.expose().to_owned();
     if let Some(p) = &config.bootstrap_key_file {
         write_new_secret(p, format!("{key}\n").as_bytes()).map_err(|e| {
-            StartError::new("INVALID_CONFIG", format!("cannot write `{}`: {e}", p.display()))
+            StartError::new(
+                "INVALID_CONFIG",
+                format!("cannot write `{}`: {e}", p.display()),
+            )
         })?;
         tracing::info!(org = %config.org_id, file = %p.display(), "org created; service key written to the file");
     } else {

@@ -45,12 +45,14 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_owned()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -80,6 +82,20 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Resp {
+        self.try_send(method, path, key, headers, body)
+            .await
+            .unwrap()
+    }
+
+    /// As `send`, with connection failures as errors.
+    pub async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Resp, String> {
         let mut b = hyper::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -98,15 +114,25 @@ impl Http {
             }
             None => Full::new(Bytes::new()),
         };
-        let resp = self.client.request(b.body(body).unwrap()).await.unwrap();
+        let resp = self
+            .client
+            .request(b.body(body).unwrap())
+            .await
+            .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Resp {
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes()
+            .to_vec();
+        Ok(Resp {
             status,
             headers,
             body,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str, key: Option<&str>) -> Resp {
@@ -122,10 +148,6 @@ impl Http {
             Some(("application/json", serde_json::to_vec(body).unwrap())),
         )
         .await
-    }
-
-    pub async fn delete(&self, path: &str, key: Option<&str>) -> Resp {
-        self.send("DELETE", path, key, &[], None).await
     }
 }
 

@@ -29,7 +29,10 @@ fn sdk_python() -> Option<PathBuf> {
     let py = venv.join("bin/python");
     let has_sdk = |py: &PathBuf| {
         Command::new(py)
-            .args(["-c", "import agentlattice,sys; sys.exit(agentlattice.__version__ != '0.4.2')"])
+            .args([
+                "-c",
+                "import agentlattice,sys; sys.exit(agentlattice.__version__ != '0.4.2')",
+            ])
             .status()
             .is_ok_and(|s| s.success())
     };
@@ -59,7 +62,9 @@ fn sdk_python() -> Option<PathBuf> {
         Ok(()) => Some(py),
         Err(e) if required() => panic!("the Python SDK is required here (CI): {e}"),
         Err(e) => {
-            eprintln!("SKIPPED python_sdk_against_the_server: {e} (set AL_REQUIRE_SDK=1 to make this fatal)");
+            eprintln!(
+                "SKIPPED python_sdk_against_the_server: {e} (set AL_REQUIRE_SDK=1 to make this fatal)"
+            );
             None
         }
     }

@@ -35,10 +35,18 @@ fn by_stream(data: &[u8]) -> Option<Seen> {
 pub fn segment_read(data: &[u8]) {
     let a = by_slice(data);
     let b = by_stream(data);
-    assert_eq!(a.is_some(), b.is_some(), "the readers disagree on the header");
+    assert_eq!(
+        a.is_some(),
+        b.is_some(),
+        "the readers disagree on the header"
+    );
     if let (Some((fa, ea)), Some((fb, eb))) = (&a, &b) {
         let n = fa.len().min(fb.len());
-        assert_eq!(fa.get(..n), fb.get(..n), "the readers yield different frames");
+        assert_eq!(
+            fa.get(..n),
+            fb.get(..n),
+            "the readers yield different frames"
+        );
         if fa.len() == fb.len() && !matches!(eb, Some(FrameEnd::Bad { .. })) {
             assert_eq!(ea, eb, "the readers end differently");
         }
@@ -53,6 +61,9 @@ pub fn segment_read(data: &[u8]) {
         assert_eq!(c.torn.is_some(), c.valid_len < data.len());
     }
     if let Ok(s) = snapshot::decode(data) {
-        assert_eq!(snapshot::encode(&s.org_id, s.row, &s.head_hash, &s.state), data);
+        assert_eq!(
+            snapshot::encode(&s.org_id, s.row, &s.head_hash, &s.state),
+            data
+        );
     }
 }

@@ -644,7 +644,8 @@ fn fuzz_seeds_replay() {
     let mut seeds = 0;
     for dir in ["seeds", "regressions"] {
         let path = fuzz_dir().join(dir).join("segment_read");
-        let rd = std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{} must exist: {e}", path.display()));
+        let rd = std::fs::read_dir(&path)
+            .unwrap_or_else(|e| panic!("{} must exist: {e}", path.display()));
         for e in rd {
             let p = e.unwrap().path();
             if p.file_name().unwrap().to_string_lossy().starts_with('.') {
@@ -678,7 +679,10 @@ fn write_fuzz_seeds() {
         ("zero-tail", zero),
         ("flipped", flip),
         ("header-only", segment::header("org_f")),
-        ("snapshot", al_store::snapshot::encode("org_f", 3, &log.hash(3).unwrap().0, b"{}")),
+        (
+            "snapshot",
+            al_store::snapshot::encode("org_f", 3, &log.hash(3).unwrap().0, b"{}"),
+        ),
     ] {
         std::fs::write(dir.join(name), bytes).unwrap();
     }

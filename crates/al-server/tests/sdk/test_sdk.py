@@ -174,13 +174,14 @@ async def main():
         check("gate policy_not_found raises", e.code == "POLICY_NOT_FOUND", e.code)
 
     # gate: approved through the operator route while the SDK polls
-    async def approve_when_requested(event_id, decision):
-        # The same event id replays the gate's own submission (409 = original
-        # result), which names the approval.
+    async def approve_when_requested(action, opts, decision):
+        # The same event id and action replay the gate's own submission
+        # (409 = the original result), which names the approval.
+        await asyncio.sleep(0.2)
         for _ in range(200):
             await asyncio.sleep(0.02)
             try:
-                orig = await al.execute("deploy.prod", ActionOptions(event_id=event_id))
+                orig = await al.execute(action, opts)
             except AgentLatticeError:
                 continue
             if orig.status == "requested" and orig.approval_id:
@@ -193,19 +194,19 @@ async def main():
                 return st, view, orig
         return None, None, None
 
-    eid = str(uuid.uuid4())
-    approver = asyncio.create_task(approve_when_requested(eid, "approve"))
-    await asyncio.wait_for(al.gate("deploy.prod", ActionOptions(event_id=eid, metadata={"env": "prod"})), 20)
+    opts = ActionOptions(event_id=str(uuid.uuid4()), metadata={"env": "prod"})
+    approver = asyncio.create_task(approve_when_requested("deploy.prod", opts, "approve"))
+    await asyncio.wait_for(al.gate("deploy.prod", opts), 20)
     st, view, orig = await approver
     check("gate approved while polling", st == 200 and view["status"] == "approved" and view["reviewer"] == "ops@example.com", view)
     check("the replayed submission is the original (409 parsed as a result)", orig.status == "requested" and orig.timeout_at, orig)
     st, stat = agent_request(cfg["api_key"], "GET", f"/api/approvals/{orig.approval_id}/status")
     check("approval status route", st == 200 and stat["status"] == "approved", stat)
 
-    eid = str(uuid.uuid4())
-    denier = asyncio.create_task(approve_when_requested(eid, "deny"))
+    opts = ActionOptions(event_id=str(uuid.uuid4()))
+    denier = asyncio.create_task(approve_when_requested("deploy.staging", opts, "deny"))
     try:
-        await asyncio.wait_for(al.gate("deploy.staging", ActionOptions(event_id=eid)), 20)
+        await asyncio.wait_for(al.gate("deploy.staging", opts), 20)
         check("gate denied while polling", False)
     except AgentLatticeDeniedError as e:
         st, view, _ = await denier
@@ -289,8 +290,9 @@ async def main():
     st, page = agent_request(cfg["api_key"], "GET", "/api/v1/audit?kind=outcome")
     outs = [e for e in page["events"] if e["kind"] == "outcome"]
     check("both reports are kept in the chain", st == 200 and len(outs) == 2, page)
-    af = await al.audit(action_type="pr.merge")
-    check("the action's current outcome is the last one", any(e.id == executed_id for e in af.events), af)
+    st, page = agent_request(cfg["api_key"], "GET", "/api/v1/audit?action_type=pr.merge")
+    cur = [e.get("outcome") for e in page["events"] if e["id"] == executed_id]
+    check("the action's current outcome is the last one", cur == ["failure"], page)
 
     # posture
     po = await al.posture()

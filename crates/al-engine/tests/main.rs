@@ -1,0 +1,11 @@
+//! The engine's integration tests: one binary (`autotests = false`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod common;
+mod pipeline;
