@@ -59,6 +59,8 @@ pub(crate) struct Arena {
 
 /// Size of one arena chunk.
 pub(crate) const ARENA_CHUNK: usize = 4 << 20;
+/// Free bytes [`Arena::open`] guarantees before an entry is encoded in place.
+pub(crate) const ENCODE_RESERVE: usize = 16 << 10;
 
 impl Arena {
     /// Start writing an entry of `len` bytes; returns the buffer to append
@@ -71,6 +73,33 @@ impl Arena {
         let chunk = u32::try_from(self.full.len()).unwrap_or(u32::MAX);
         let start = u32::try_from(self.current.len()).unwrap_or(u32::MAX);
         (&mut self.current, chunk, start)
+    }
+
+    /// Start writing an entry of unknown length directly into the arena:
+    /// returns the buffer to append to and `(chunk, start)`. At least
+    /// [`ENCODE_RESERVE`] bytes are free, so a typical entry never moves the
+    /// chunk; a larger one grows it once. The caller truncates the buffer
+    /// back to `start` if it abandons the entry.
+    pub(crate) fn open(&mut self) -> (&mut Vec<u8>, u32, usize) {
+        if self.current.capacity() - self.current.len() < ENCODE_RESERVE {
+            let fresh = Vec::with_capacity(ARENA_CHUNK);
+            let old = std::mem::replace(&mut self.current, fresh);
+            if !old.is_empty() || !self.full.is_empty() {
+                self.full.push(old);
+            }
+        }
+        let chunk = u32::try_from(self.full.len()).unwrap_or(u32::MAX);
+        let start = self.current.len();
+        (&mut self.current, chunk, start)
+    }
+
+    /// After an entry was written through [`Arena::open`]: a chunk that had
+    /// to grow for a large entry is trimmed, so no chunk keeps doubling
+    /// slack (the next entry then starts a fresh chunk).
+    pub(crate) fn close(&mut self) {
+        if self.current.capacity() > ARENA_CHUNK {
+            self.current.shrink_to_fit();
+        }
     }
 
     pub(crate) fn chunk(&self, i: u32) -> Option<&Vec<u8>> {

@@ -222,11 +222,12 @@ fn too_deep(v: &Value, level: usize) -> bool {
     }
 }
 
-/// A field as the kind rules see it: a string, or something else.
+/// A field as the kind rules see it: a string (its UTF-8 bytes), or
+/// something else. Bytes, so that checking a status needs no UTF-8 pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FieldRef<'a> {
     /// A string value.
-    Str(&'a str),
+    Str(&'a [u8]),
     /// Any other value.
     Other,
 }
@@ -234,16 +235,20 @@ pub(crate) enum FieldRef<'a> {
 impl<'a> FieldRef<'a> {
     pub(crate) fn of(v: &'a Value) -> FieldRef<'a> {
         match v {
-            Value::String(s) => FieldRef::Str(s),
+            Value::String(s) => FieldRef::Str(s.as_bytes()),
             _ => FieldRef::Other,
         }
     }
 
-    pub(crate) fn as_str(self) -> Option<&'a str> {
+    pub(crate) fn bytes(self) -> Option<&'a [u8]> {
         match self {
             FieldRef::Str(s) => Some(s),
             FieldRef::Other => None,
         }
+    }
+
+    pub(crate) fn as_str(self) -> Option<&'a str> {
+        self.bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
 }
 
@@ -254,25 +259,28 @@ pub(crate) fn check_kind<'a>(
     get: impl Fn(&str) -> Option<FieldRef<'a>>,
 ) -> Result<(), Error> {
     let bad = |field, want| Err(Error::entry(EntryProblem::Field { kind, field, want }));
-    let text = |k: &str| get(k).and_then(FieldRef::as_str);
+    let bytes = |k: &str| get(k).and_then(FieldRef::bytes);
+    let one_of =
+        |k: &str, set: &[&str]| bytes(k).is_some_and(|b| set.iter().any(|s| s.as_bytes() == b));
     match kind {
         Kind::Action => {
-            if text("action_type").is_none() {
+            if bytes("action_type").is_none() {
                 return bad("action_type", "a string");
             }
-            if !text("status").is_some_and(|s| ACTION_STATUSES.contains(&s)) {
+            if !one_of("status", &ACTION_STATUSES) {
                 return bad("status", "executed, denied, requested or policy_not_found");
             }
-            if get("event_id").is_some_and(|v| v.as_str().is_none()) {
+            if get("event_id").is_some_and(|v| v.bytes().is_none()) {
                 return bad("event_id", "a string when present");
             }
             Ok(())
         }
         Kind::Outcome => {
-            if text("audit_event_id").is_none_or(|s| EntryId::parse(s).is_none()) {
+            let id = get("audit_event_id").and_then(FieldRef::as_str);
+            if id.is_none_or(|s| EntryId::parse(s).is_none()) {
                 return bad("audit_event_id", "an entry id `evt_` + 16 hex digits");
             }
-            if !text("status").is_some_and(|s| OUTCOME_STATUSES.contains(&s)) {
+            if !one_of("status", &OUTCOME_STATUSES) {
                 return bad("status", "success, failure or partial");
             }
             Ok(())

@@ -70,3 +70,133 @@ pub fn proof_verify(data: &[u8]) {
     let _ = verify_inclusion(word(0), word(1), &leaf, &path, &root);
     let _ = verify_consistency(word(0), word(1), &first_root, &root, &path);
 }
+
+/// Read one JSON line with the strict reader: never panics; an accepted
+/// line's entry encodes to bytes the decoder gives back unchanged, and the
+/// writer's line for it reads back to the same bytes and stored hash.
+pub fn jsonl_line(data: &[u8]) {
+    let Ok((entry, stored)) = crate::jsonl::parse_line_bytes(data) else {
+        return;
+    };
+    let bytes = entry.encode();
+    if bytes.len() <= crate::entry::MAX_ENTRY_BYTES {
+        let back = decode(&bytes).map(|e| e.encode());
+        assert_eq!(
+            back.as_ref(),
+            Ok(&bytes),
+            "an accepted line does not round-trip"
+        );
+    }
+    let line = crate::jsonl::entry_to_line(&entry, &stored);
+    match crate::jsonl::parse_line(&line) {
+        Ok((again, s)) => {
+            assert_eq!(again.encode(), bytes, "the writer's line is another entry");
+            assert_eq!(s, stored);
+        }
+        Err(e) => panic!("the writer's line is refused: {e}\n{line}"),
+    }
+}
+
+/// A 16-entry log and its checkpoint, built once.
+fn fixture() -> &'static (AuditLog, crate::VerifiedCheckpoint) {
+    static F: std::sync::OnceLock<(AuditLog, crate::VerifiedCheckpoint)> =
+        std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let mut log = AuditLog::new("acme");
+        for i in 0..16i64 {
+            let mut fields = serde_json::Map::new();
+            fields.insert("n".into(), serde_json::Value::from(i));
+            let _ = log.append(&crate::NewEntry {
+                kind: crate::Kind::Key,
+                agent_id: None,
+                timestamp: Timestamp::UNIX_EPOCH.saturating_add_millis(i),
+                fields,
+            });
+        }
+        let cp = log.checkpoint(Timestamp::UNIX_EPOCH);
+        (log, cp)
+    })
+}
+
+/// Read a proof file: never panics; an accepted proof serialises to a file
+/// that reads back to it; and no proof verifies against the checkpoint of
+/// a real log unless it is that log's own proof (no forgery).
+pub fn proof_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(p) = crate::Proof::from_json(text) else {
+        return;
+    };
+    let again = serde_json::to_string(&p)
+        .map_err(|e| e.to_string())
+        .and_then(|t| crate::Proof::from_json(&t).map_err(|e| e.to_string()));
+    assert_eq!(again.as_ref(), Ok(&p), "a proof does not round-trip");
+    let _ = p.verify(&crate::VerifiedCheckpoint::trust(p.checkpoint().clone()));
+    let (log, cp) = fixture();
+    if p.verify(cp).is_ok() {
+        match &p {
+            crate::Proof::Inclusion(i) => {
+                assert_eq!(Some(i.entry_hash), log.hash(i.row), "forged entry accepted");
+                let real = log.tree().inclusion_proof(i.row - 1, cp.checkpoint().size);
+                assert_eq!(Some(&i.path), real.as_ref(), "forged path accepted");
+            }
+            crate::Proof::Consistency(c) => {
+                assert_eq!(log.tree().root_at(c.first.size), Some(c.first.root));
+            }
+        }
+    }
+}
+
+/// Read a checkpoint note: never panics; an accepted checkpoint's body
+/// reads back to it; and a note that verifies under the test key reports
+/// exactly the checkpoint that was signed.
+pub fn checkpoint_note(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(signed) = crate::SignedCheckpoint::parse(text) else {
+        return;
+    };
+    let cp = signed.checkpoint().clone();
+    let body = cp.body().unwrap_or_default();
+    assert_eq!(
+        crate::Checkpoint::parse_body(&body).ok().as_ref(),
+        Some(&cp),
+        "a checkpoint body does not round-trip"
+    );
+    #[cfg(feature = "ed25519")]
+    {
+        let key = crate::Ed25519Signer::from_seed("example.com/agentlattice-test", [0x11; 32]);
+        if let Ok(key) = key {
+            let v = key.verifier();
+            if signed.verify(&[&v], None).is_ok() {
+                // The signature covers exactly the lines that were parsed.
+                assert!(
+                    text.starts_with(&body),
+                    "verified text is not the checkpoint's body"
+                );
+            }
+        }
+    }
+}
+
+/// Proof files of the `proof_file` target's fixture log (its seeds).
+#[must_use]
+pub fn fixture_proofs() -> Vec<String> {
+    let (log, _) = fixture();
+    let mut out = Vec::new();
+    for row in [1u64, 5, 16] {
+        if let Some(id) = al_types::EntryId::from_row(row)
+            && let Ok(p) = log.prove_inclusion(id, Timestamp::UNIX_EPOCH)
+        {
+            out.push(serde_json::to_string(&p).unwrap_or_default());
+        }
+    }
+    for first in [3u64, 8] {
+        if let Ok(p) = log.prove_consistency(first, Timestamp::UNIX_EPOCH) {
+            out.push(serde_json::to_string(&p).unwrap_or_default());
+        }
+    }
+    out
+}

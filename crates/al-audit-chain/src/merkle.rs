@@ -20,20 +20,24 @@ const HASH_CHUNK: usize = 1 << 14;
 /// RFC 9162 leaf hash of an entry hash.
 #[must_use]
 pub fn leaf_hash(entry_hash: &Digest) -> Digest {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(entry_hash.0);
-    Digest(h.finalize().into())
+    let mut input = [0u8; 33];
+    if let Some(rest) = input.get_mut(1..) {
+        rest.copy_from_slice(&entry_hash.0);
+    }
+    Digest(Sha256::digest(input).into())
 }
 
 /// RFC 9162 interior node hash.
 #[must_use]
 pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left.0);
-    h.update(right.0);
-    Digest(h.finalize().into())
+    // One contiguous input, one hashing call: `0x01 || left || right`.
+    let mut input = [1u8; 65];
+    let (head, r) = input.split_at_mut(33);
+    if let Some(l) = head.get_mut(1..) {
+        l.copy_from_slice(&left.0);
+    }
+    r.copy_from_slice(&right.0);
+    Digest(Sha256::digest(input).into())
 }
 
 /// The root of the empty tree: SHA-256 of nothing.

@@ -14,6 +14,7 @@ mod proofs;
 mod query;
 mod typed;
 mod vectors;
+mod verifier;
 
 use al_audit_chain::{AuditLog, Chunk, ChunkOutcome, Kind, NewEntry};
 use al_types::Timestamp;

@@ -1,10 +1,14 @@
-//! The typed append path (a canonical serde `Serializer`) against the
-//! general path (`serde_json::to_value`, then the map encoder): same bytes
-//! for every record, same refusals.
+//! The append path (a canonical serde `Serializer`, used for typed records
+//! and JSON maps alike) against the naive reference: `serde_json::to_value`,
+//! then the tree encoder of `Entry::encode` and `validate_fields`. Same
+//! bytes for every record, same refusals.
 
 use std::collections::{BTreeMap, HashMap};
 
-use al_audit_chain::{AuditLog, EntryProblem, Error, Kind, NewEntry};
+use al_audit_chain::{
+    AuditLog, Entry, EntryProblem, Error, Kind, MAX_ENTRY_BYTES, NewEntry, validate_fields,
+};
+use al_types::{Digest, EntryId};
 use al_types::{ErrorCode, Timestamp};
 use proptest::prelude::*;
 use serde::Serialize;
@@ -14,33 +18,62 @@ fn t(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms).unwrap()
 }
 
-/// Both paths on fresh logs: the typed bytes, or the typed error, must
-/// equal the map path's.
+/// The optimised path (typed, and a map through `append`) and the naive
+/// reference on fresh logs: the bytes, or the error code, must agree.
 fn both<T: Serialize>(kind: Kind, agent: Option<&str>, rec: &T) -> Result<Vec<u8>, Error> {
+    let at = t(1_764_331_200_000);
     let mut a = AuditLog::new("acme");
-    let mut b = AuditLog::new("acme");
     let typed = a
-        .append_record(kind, agent, t(1_764_331_200_000), rec)
+        .append_record(kind, agent, at, rec)
         .map(|s| s.bytes.to_vec());
     let fields = match serde_json::to_value(rec) {
         Ok(Value::Object(m)) => m,
-        _ => return typed,
+        _ => {
+            assert!(typed.is_err(), "not an object, yet appended");
+            return typed;
+        }
     };
+    let reference = validate_fields(kind, &fields).and_then(|()| {
+        let bytes = Entry {
+            id: EntryId::FIRST,
+            kind,
+            agent_id: agent.map(str::to_owned),
+            timestamp: at,
+            fields: fields.clone(),
+            prev_hash: Digest::ZERO,
+        }
+        .encode();
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(Error::Entry {
+                problem: EntryProblem::TooLarge {
+                    size: bytes.len(),
+                    limit: MAX_ENTRY_BYTES,
+                },
+            });
+        }
+        Ok(bytes)
+    });
+    match (&typed, &reference) {
+        (Ok(x), Ok(y)) => assert_eq!(x, y, "optimised and reference encodings differ"),
+        (Err(x), Err(y)) => assert_eq!(x.code(), y.code(), "{x} / {y}"),
+        _ => panic!("optimised {typed:?} but reference {reference:?}"),
+    }
+    // The map path is the same encoder: it must agree too.
+    let mut b = AuditLog::new("acme");
     let mapped = b
         .append(&NewEntry {
             kind,
             agent_id: agent.map(str::to_owned),
-            timestamp: t(1_764_331_200_000),
+            timestamp: at,
             fields,
         })
         .map(|s| s.bytes.to_vec());
-    match (&typed, &mapped) {
-        (Ok(x), Ok(y)) => assert_eq!(x, y, "typed and map paths differ"),
-        (Err(x), Err(y)) => assert_eq!(x.code(), y.code(), "{x} / {y}"),
-        _ => panic!("typed {typed:?} but map {mapped:?}"),
-    }
-    // Either way nothing was appended on error, and the logs agree.
-    assert_eq!(a.head_hash(), b.head_hash());
+    assert_eq!(typed.as_ref().ok(), mapped.as_ref().ok());
+    assert_eq!(
+        a.head_hash(),
+        b.head_hash(),
+        "an error appended nothing on either"
+    );
     typed
 }
 

@@ -73,6 +73,9 @@ fn fuzz_seeds_replay() {
             al_audit_chain::fuzzing::canonical_decode,
         ),
         ("proof_verify", al_audit_chain::fuzzing::proof_verify),
+        ("jsonl_line", al_audit_chain::fuzzing::jsonl_line),
+        ("proof_file", al_audit_chain::fuzzing::proof_file),
+        ("checkpoint_note", al_audit_chain::fuzzing::checkpoint_note),
     ] {
         let mut seeds = 0;
         for dir in ["seeds", "regressions"] {
@@ -89,5 +92,24 @@ fn fuzz_seeds_replay() {
             }
         }
         assert!(seeds > 0, "no seeds for {target}");
+    }
+}
+
+/// The `proof_file` target's seeds include real proofs of its fixture log,
+/// so the fuzzer starts from proofs that verify (`AL_BLESS=1` writes them).
+#[test]
+fn proof_file_seeds_include_fixture_proofs() {
+    let dir = crate::root().join("fuzz/seeds/proof_file");
+    for (i, p) in al_audit_chain::fuzzing::fixture_proofs().iter().enumerate() {
+        let path = dir.join(format!("fixture-{i}.json"));
+        if std::env::var("AL_BLESS").is_ok() {
+            std::fs::write(&path, p).unwrap();
+        }
+        assert_eq!(
+            &std::fs::read_to_string(&path).unwrap(),
+            p,
+            "{}",
+            path.display()
+        );
     }
 }

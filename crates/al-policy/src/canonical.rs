@@ -9,7 +9,8 @@
 //! JSON here means: no whitespace, object keys sorted by their UTF-8 bytes,
 //! strings escaped as `serde_json` escapes them (`"`, `\\` and control
 //! characters only), integers in decimal, other numbers in the shortest
-//! form that round-trips (`ryu`). Server-side fields (`id`, `version`,
+//! form that round-trips, laid out as `docs/policy-manifest.md` section 6
+//! specifies. Server-side fields (`id`, `version`,
 //! `created_at`, `digest`) are not covered.
 //!
 //! The digest of a whole set is `SHA-256("agentlattice.policyset.v1\n" ||
@@ -147,11 +148,7 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
 
 fn write_float(f: f64, out: &mut String) {
     use std::fmt::Write as _;
-    // `{:e}` is the shortest round-trip form: `-1.25e-7`, `1e100`, `0e0`.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (digits, exp) = shortest_digits(f);
     if f.is_sign_negative() {
         out.push('-');
     }
@@ -185,6 +182,65 @@ fn write_float(f: f64, out: &mut String) {
         }
         let _ = write!(out, "e{}{}", if exp > 0 { '+' } else { '-' }, exp.abs());
     }
+}
+
+/// The shortest decimal digits that read back as exactly `|f|` (among
+/// equally short candidates the closest; exactly halfway: the even last
+/// digit), and the decimal exponent of the first digit.
+fn shortest_digits(f: f64) -> (String, i32) {
+    // `{:e}` is shortest and closest; only its tie-break is not to even.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let odd = digits.bytes().last().is_some_and(|b| (b - b'0') % 2 == 1);
+    if !odd || f == 0.0 {
+        return (digits, exp);
+    }
+    // Every double has a finite decimal expansion (at most 767 significant
+    // digits); `{:.800e}` prints it exactly.
+    let exact = format!("{:.800e}", f.abs());
+    let (exact_m, exact_e) = exact.split_once('e').unwrap_or((exact.as_str(), "0"));
+    let exact_digits: String = exact_m.chars().filter(char::is_ascii_digit).collect();
+    if exact_e.parse::<i32>().ok() != Some(exp) {
+        return (digits, exp);
+    }
+    let k = digits.len();
+    let (head, tail) = exact_digits.split_at(k.min(exact_digits.len()));
+    let halfway = tail.starts_with('5') && tail.bytes().skip(1).all(|b| b == b'0');
+    if !halfway {
+        return (digits, exp);
+    }
+    let (alt, alt_exp) = if head == digits {
+        increment(head, exp)
+    } else {
+        (head.to_owned(), exp)
+    };
+    let alt = alt.trim_end_matches('0').to_owned();
+    let alt = if alt.is_empty() { "0".to_owned() } else { alt };
+    let (first, rest) = alt.split_at(1);
+    let text = format!("{first}.{rest}e{alt_exp}");
+    match text.parse::<f64>() {
+        Ok(back) if back == f.abs() => (alt, alt_exp),
+        _ => (digits, exp),
+    }
+}
+
+/// `digits + 1` in the last place; a carry out of the first digit raises
+/// the exponent.
+fn increment(digits: &str, exp: i32) -> (String, i32) {
+    let mut b = digits.as_bytes().to_vec();
+    for d in b.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return (String::from_utf8(b).unwrap_or_default(), exp);
+        }
+    }
+    b.insert(0, b'1');
+    b.pop();
+    (String::from_utf8(b).unwrap_or_default(), exp + 1)
 }
 
 fn write_str(s: &str, out: &mut String) {
@@ -252,6 +308,9 @@ mod tests {
             (json!(5e-324), "5e-324"),
             (json!(f64::MAX), "1.7976931348623157e+308"),
             (json!(123_456_789.125), "123456789.125"),
+            // Exactly halfway between two 17-digit candidates: the even one.
+            (json!(6_049_748_628_296_301.0 / 4.0), "1512437157074075.2"),
+            (json!(6_049_748_628_296_299.0 / 4.0), "1512437157074074.8"),
         ] {
             let mut s = String::new();
             write_canonical(&v, &mut s);

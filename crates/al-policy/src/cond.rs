@@ -482,3 +482,353 @@ pub(crate) fn eval_op(op: Operator, actual: &Actual<'_>, expected: &Expected) ->
         _ => mismatch,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every operator and every type rule, one row each (the contract in
+    //! `docs/policy-manifest.md`, "Evaluation"). Kept beside the code so
+    //! `cargo mutants -f crates/al-policy/src/cond.rs` can run them alone.
+    use serde_json::json;
+
+    use super::*;
+    use crate::manifest::parse_field;
+    use crate::{DataAccess, Limits, Timestamp};
+
+    const T: Truth = Truth::True;
+    const F: Truth = Truth::False;
+    const M: Truth = Truth::Unknown(Unknown::TypeMismatch);
+    const MISSING: Truth = Truth::Unknown(Unknown::MissingField);
+
+    fn op(s: &str) -> Operator {
+        Operator::parse(s).unwrap()
+    }
+
+    /// `field op value` against a request whose metadata is `meta` and
+    /// whose data_accessed is `data`.
+    fn eval_with(
+        field: &str,
+        o: &str,
+        value: Option<Value>,
+        meta: Value,
+        data: Vec<DataAccess>,
+    ) -> Truth {
+        let c = Condition {
+            field: parse_field(field, 8).unwrap(),
+            operator: op(o),
+            value,
+        };
+        let Value::Object(meta) = meta else { panic!() };
+        // 2026-11-28T13:00:00Z, a Saturday.
+        let now = Timestamp::from_unix_millis(1_795_870_800_000).unwrap();
+        let req = ActionRequest::new("a.b", now, data, meta, &Limits::default()).unwrap();
+        let agent = crate::Agent {
+            id: "agt_1",
+            name: "bot",
+        };
+        CompiledCondition::compile(&c, 1 << 20).eval(&req, &agent)
+    }
+
+    fn eval(o: &str, value: Value, actual: Value) -> Truth {
+        eval_with("v", o, Some(value), json!({ "v": actual }), Vec::new())
+    }
+
+    fn data(ty: &str, count: u64, s: Option<Sensitivity>) -> DataAccess {
+        DataAccess {
+            data_type: ty.into(),
+            count,
+            sensitivity: s,
+        }
+    }
+
+    #[test]
+    fn equality_by_type() {
+        let rows: &[(Value, Value, Truth)] = &[
+            (json!(null), json!(null), T),
+            (json!(null), json!(false), M),
+            (json!(true), json!(true), T),
+            (json!(true), json!(false), F),
+            (json!(1), json!(1), T),
+            (json!(1), json!(1.0), T),
+            (json!(1), json!(2), F),
+            (json!(1), json!("1"), M),
+            (json!("a"), json!("a"), T),
+            (json!("a"), json!("b"), F),
+            (json!("a"), json!(["a"]), M),
+            (json!(["a"]), json!({"x": 1}), M),
+            (json!(["a"]), json!("a"), M),
+            (json!(["a"]), json!(["a"]), T),
+            (json!(["a"]), json!(["b"]), F),
+            (json!(["a"]), json!(["a", "b"]), F),
+            (json!(["a", "b"]), json!(["a"]), F),
+            (json!(["a"]), json!([1]), M),
+            (json!([1]), json!([1.0]), T),
+            (json!([1, "x"]), json!([2, 3]), M),
+            (json!([]), json!([]), T),
+            (json!({"k": 1}), json!({"k": 1.0}), T),
+            (json!({"k": 1}), json!({"k": 2}), F),
+            (json!({"k": 1}), json!({"j": 1}), F),
+            (json!({"k": 1}), json!({"k": 1, "j": 2}), F),
+            (json!({"k": 1, "j": 2}), json!({"k": 1}), F),
+            (json!({"k": 1}), json!({"k": "1"}), M),
+            (json!({"k": [1]}), json!({"k": [true]}), M),
+            (json!({}), json!({}), T),
+            (json!([null]), json!([null]), T),
+            (json!([true]), json!([false]), F),
+        ];
+        for (value, actual, want) in rows {
+            assert_eq!(
+                eval("eq", value.clone(), actual.clone()),
+                *want,
+                "{actual} eq {value}"
+            );
+            assert_eq!(
+                eval("ne", value.clone(), actual.clone()),
+                want.not(),
+                "{actual} ne {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn orderings_are_exact() {
+        let rows: &[(&str, Value, Value, Truth)] = &[
+            ("lt", json!(100), json!(5), T),
+            ("lt", json!(5), json!(5), F),
+            ("lte", json!(5), json!(5), T),
+            ("lte", json!(5), json!(6), F),
+            ("gt", json!(5), json!(6), T),
+            ("gt", json!(5), json!(5), F),
+            ("gte", json!(5), json!(5), T),
+            ("gte", json!(5), json!(4), F),
+            ("lt", json!(5), json!(4.5), T),
+            ("gt", json!(4.5), json!(5), T),
+            ("lt", json!(2.5), json!(2.25), T),
+            ("lt", json!(5), json!("4"), M),
+            ("lt", json!(5), json!([4]), M),
+            ("lt", json!(5), json!(null), M),
+            // u64::MAX against the double 2^64: exactly less.
+            (
+                "lt",
+                json!(18_446_744_073_709_551_616.0),
+                json!(u64::MAX),
+                T,
+            ),
+            (
+                "gte",
+                json!(u64::MAX),
+                json!(18_446_744_073_709_551_616.0),
+                T,
+            ),
+            (
+                "gt",
+                json!(9_007_199_254_740_992_u64),
+                json!(9_007_199_254_740_993_u64),
+                T,
+            ),
+            ("lt", json!(i64::MIN), json!(-1e300), T),
+            ("gt", json!(-1), json!(-0.5), T),
+            ("lt", json!(-1), json!(-1.5), T),
+        ];
+        for (o, value, actual, want) in rows {
+            assert_eq!(
+                eval(o, value.clone(), actual.clone()),
+                *want,
+                "{actual} {o} {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn int_float_comparison_edges() {
+        use Ordering::{Equal, Greater, Less};
+        assert_eq!(int_float_cmp(1, 1.0), Some(Equal));
+        assert_eq!(int_float_cmp(1, 1.5), Some(Less));
+        assert_eq!(int_float_cmp(2, 1.5), Some(Greater));
+        assert_eq!(int_float_cmp(-1, -1.5), Some(Greater));
+        assert_eq!(int_float_cmp(-2, -1.5), Some(Less));
+        assert_eq!(int_float_cmp(0, f64::NAN), None);
+        assert_eq!(int_float_cmp(i128::MAX, 1e39), Some(Less));
+        assert_eq!(int_float_cmp(i128::MIN, -1e39), Some(Greater));
+        assert_eq!(int_float_cmp(i128::MAX, 1.7e38), Some(Greater));
+        // The ends of the i128 range, where the float is still exact.
+        let two_127 = 2f64.powi(127);
+        assert_eq!(int_float_cmp(i128::MIN, -two_127), Some(Equal));
+        assert_eq!(int_float_cmp(i128::MAX, two_127), Some(Less));
+        assert_eq!(Num::Float(1.5).cmp(Num::Int(1)), Some(Greater));
+        assert_eq!(Num::Float(1.0).cmp(Num::Float(2.0)), Some(Less));
+    }
+
+    #[test]
+    fn membership_is_the_or_of_equality() {
+        let rows: &[(Value, Value, Truth)] = &[
+            (json!(["a", "b"]), json!("a"), T),
+            (json!(["a", "b"]), json!("c"), F),
+            (json!([]), json!("c"), F),
+            (json!([]), json!(1), F),
+            (json!([1, "x"]), json!("x"), T),
+            (json!([1, "x"]), json!(1.0), T),
+            (json!([1, "x"]), json!("y"), M),
+            (json!([1, "x"]), json!(2), M),
+            (json!([1, 2]), json!(2), T),
+            (json!([1, 2]), json!(3), F),
+            (json!(["a"]), json!(5), M),
+            (json!([null, true]), json!(null), T),
+            (json!([null, true]), json!(true), T),
+            (json!([true]), json!(false), F),
+            (json!(["a"]), json!(["a"]), M),
+            (json!([]), json!(["a"]), F),
+        ];
+        for (list, actual, want) in rows {
+            assert_eq!(
+                eval("in", list.clone(), actual.clone()),
+                *want,
+                "{actual} in {list}"
+            );
+            assert_eq!(
+                eval("not_in", list.clone(), actual.clone()),
+                want.not(),
+                "{actual} not_in {list}"
+            );
+        }
+    }
+
+    #[test]
+    fn contains_and_string_operators() {
+        let rows: &[(&str, Value, Value, Truth)] = &[
+            ("contains", json!("ix"), json!("hotfix"), T),
+            ("contains", json!("zz"), json!("hotfix"), F),
+            ("contains", json!(1), json!("hotfix"), M),
+            ("contains", json!("safe"), json!(["x", "safe"]), T),
+            ("contains", json!("safe"), json!(["x"]), F),
+            ("contains", json!("safe"), json!([]), F),
+            ("contains", json!("safe"), json!([1, 2]), M),
+            ("contains", json!("safe"), json!([1, "safe"]), T),
+            ("contains", json!(2), json!([1.0, 2.0]), T),
+            ("contains", json!("a"), json!({"a": 1}), M),
+            ("contains", json!("a"), json!(5), M),
+            ("starts_with", json!("rel"), json!("release"), T),
+            ("starts_with", json!("x"), json!("release"), F),
+            ("starts_with", json!("1"), json!(12), M),
+            ("ends_with", json!("ase"), json!("release"), T),
+            ("ends_with", json!("rel"), json!("release"), F),
+            ("ends_with", json!("x"), json!(["x"]), M),
+            ("matches", json!("^re.*e$"), json!("release"), T),
+            ("matches", json!("^x"), json!("release"), F),
+            ("matches", json!("1"), json!(1), M),
+        ];
+        for (o, value, actual, want) in rows {
+            assert_eq!(
+                eval(o, value.clone(), actual.clone()),
+                *want,
+                "{actual} {o} {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn presence() {
+        let none = json!({});
+        assert_eq!(
+            eval_with("v", "exists", None, json!({"v": null}), vec![]),
+            T
+        );
+        assert_eq!(eval_with("v", "exists", None, none.clone(), vec![]), F);
+        assert_eq!(eval_with("v", "not_exists", None, none.clone(), vec![]), T);
+        assert_eq!(
+            eval_with("v", "not_exists", None, json!({"v": 1}), vec![]),
+            F
+        );
+        assert_eq!(
+            eval_with("v", "eq", Some(json!(1)), none.clone(), vec![]),
+            MISSING
+        );
+        assert_eq!(
+            eval_with("a.b", "eq", Some(json!(1)), json!({"a": {"b": 1}}), vec![]),
+            T
+        );
+        assert_eq!(
+            eval_with("a.b", "eq", Some(json!(1)), json!({"a": {"c": 1}}), vec![]),
+            MISSING
+        );
+        assert_eq!(
+            eval_with("a.b", "eq", Some(json!(1)), json!({"a": 1}), vec![]),
+            MISSING
+        );
+        assert_eq!(
+            eval_with("a.b", "exists", None, json!({"a": [1]}), vec![]),
+            F
+        );
+    }
+
+    #[test]
+    fn built_in_facts() {
+        let m = json!({});
+        let s = |l| Some(l);
+        let d = vec![
+            data("pii", 3, s(Sensitivity::High)),
+            data("code", 2, None),
+            data("pii", 1, s(Sensitivity::Low)),
+        ];
+        let b = |f: &str, o: &str, v: Value| eval_with(f, o, Some(v), m.clone(), d.clone());
+        assert_eq!(b("@agent.id", "eq", json!("agt_1")), T);
+        assert_eq!(b("@agent.id", "eq", json!("agt_2")), F);
+        assert_eq!(b("@agent.name", "starts_with", json!("bo")), T);
+        assert_eq!(b("@agent.name", "in", json!(["x", "bot"])), T);
+        assert_eq!(b("@data.count", "eq", json!(6)), T);
+        assert_eq!(b("@data.count", "lt", json!(6)), F);
+        assert_eq!(b("@data.count", "in", json!([6, 7])), T);
+        assert_eq!(b("@data.max_sensitivity", "eq", json!("high")), T);
+        assert_eq!(b("@data.max_sensitivity", "gt", json!("medium")), T);
+        assert_eq!(b("@data.max_sensitivity", "lte", json!("medium")), F);
+        assert_eq!(b("@data.max_sensitivity", "in", json!(["low", "high"])), T);
+        assert_eq!(b("@data.max_sensitivity", "in", json!(["low"])), F);
+        assert_eq!(b("@data.types", "eq", json!(["pii", "code"])), T);
+        assert_eq!(b("@data.types", "eq", json!(["pii", "code", "pii"])), T);
+        assert_eq!(b("@data.types", "eq", json!(["pii"])), F);
+        assert_eq!(b("@data.types", "eq", json!(["pii", "code", "x"])), F);
+        assert_eq!(b("@data.types", "ne", json!(["pii"])), T);
+        assert_eq!(b("@data.types", "in", json!(["pii", "code", "x"])), T);
+        assert_eq!(b("@data.types", "in", json!(["pii"])), F);
+        assert_eq!(b("@data.types", "not_in", json!(["x"])), T);
+        assert_eq!(b("@data.types", "not_in", json!(["pii"])), F);
+        assert_eq!(b("@data.types", "contains", json!("code")), T);
+        assert_eq!(b("@data.types", "contains", json!("x")), F);
+        assert_eq!(b("@time.hour", "eq", json!(13)), T);
+        assert_eq!(b("@time.weekday", "eq", json!(6)), T);
+        assert_eq!(b("@time.hour", "gte", json!(14)), F);
+        // No item declares a sensitivity: the fact is missing.
+        let none = vec![data("code", 1, None)];
+        assert_eq!(
+            eval_with(
+                "@data.max_sensitivity",
+                "lte",
+                Some(json!("low")),
+                m.clone(),
+                none
+            ),
+            MISSING
+        );
+    }
+
+    #[test]
+    fn three_valued_connectives() {
+        let u = M;
+        for (a, b, and, or) in [
+            (T, T, T, T),
+            (T, F, F, T),
+            (F, T, F, T),
+            (F, F, F, F),
+            (T, u, u, T),
+            (u, T, u, T),
+            (F, u, F, u),
+            (u, F, F, u),
+            (u, u, u, u),
+        ] {
+            assert_eq!(a.and(b), and, "{a:?} and {b:?}");
+            assert_eq!(a.or(b), or, "{a:?} or {b:?}");
+        }
+        assert_eq!(T.not(), F);
+        assert_eq!(F.not(), T);
+        assert_eq!(u.not(), u);
+    }
+}

@@ -280,48 +280,51 @@ impl Obj<'_> {
             ..
         } = self;
         let Encoder { out, scratch, .. } = enc;
-        let spans = scratch.spans.get(base..).unwrap_or(&[]);
-        let n = spans.len();
-        patch_count(out, count_at, n)?;
-        let sorted = spans
+        let Scratch { spans, tmp } = scratch;
+        let mine = spans.get_mut(base..).unwrap_or_default();
+        patch_count(out, count_at, mine.len())?;
+        let sorted = mine
             .windows(2)
             .all(|w| matches!(w, [a, b] if Obj::key_of(out, a) < Obj::key_of(out, b)));
         if !sorted {
-            let mut order: Vec<Span> = spans.to_vec();
-            order.sort_unstable_by(|a, b| Obj::key_of(out, a).cmp(Obj::key_of(out, b)));
-            if let Some(w) = order
-                .windows(2)
-                .find(|w| matches!(w, [a, b] if Obj::key_of(out, a) == Obj::key_of(out, b)))
-            {
-                let key = w
-                    .first()
-                    .map(|s| String::from_utf8_lossy(Obj::key_of(out, s)).into_owned())
-                    .unwrap_or_default();
-                return Err(record(&format!("key `{key}` appears twice in one object")));
+            // Objects are small: an insertion sort in place, no allocation.
+            for i in 1..mine.len() {
+                let mut j = i;
+                while j > 0 {
+                    let (Some(a), Some(b)) = (mine.get(j - 1), mine.get(j)) else {
+                        break;
+                    };
+                    match Obj::key_of(out, a).cmp(Obj::key_of(out, b)) {
+                        std::cmp::Ordering::Greater => mine.swap(j - 1, j),
+                        std::cmp::Ordering::Equal => {
+                            let key = String::from_utf8_lossy(Obj::key_of(out, a)).into_owned();
+                            return Err(record(&format!(
+                                "key `{key}` appears twice in one object"
+                            )));
+                        }
+                        std::cmp::Ordering::Less => break,
+                    }
+                    j -= 1;
+                }
             }
             let region = count_at + 4;
-            scratch.tmp.clear();
-            scratch
-                .tmp
-                .extend_from_slice(out.get(region..).unwrap_or(&[]));
+            tmp.clear();
+            tmp.extend_from_slice(out.get(region..).unwrap_or(&[]));
             out.truncate(region);
-            for s in &mut order {
+            for s in mine.iter_mut() {
                 let len = s.end - s.start;
                 let from = s.start - region;
-                out.extend_from_slice(scratch.tmp.get(from..from + len).unwrap_or(&[]));
+                out.extend_from_slice(tmp.get(from..from + len).unwrap_or(&[]));
                 // Where the member now is, for the caller's view of the top level.
                 s.start = out.len() - len;
                 s.end = out.len();
             }
-            if let Some(t) = top {
-                t.clear();
-                t.extend(order.iter().map(|s| (s.start + 4, s.key_len, s.end)));
-            }
-        } else if let Some(t) = top {
-            t.clear();
-            t.extend(spans.iter().map(|s| (s.start + 4, s.key_len, s.end)));
         }
-        scratch.spans.truncate(base);
+        if let Some(t) = top {
+            t.clear();
+            t.extend(mine.iter().map(|s| (s.start + 4, s.key_len, s.end)));
+        }
+        spans.truncate(base);
         Ok(())
     }
 }

@@ -14,10 +14,8 @@ pub use outcome::OutcomeReport;
 use crate::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use crate::chunked::{Arena, Chunked};
 use crate::encoding::canonical::{self, Scratch};
-use crate::encoding::{decode, encode_entry, header, peek_prev_hash};
-use crate::entry::{
-    Entry, FieldRef, Kind, MAX_ENTRY_BYTES, NewEntry, RESERVED_KEYS, check_kind, validate_fields,
-};
+use crate::encoding::{decode, header, peek_prev_hash};
+use crate::entry::{Entry, FieldRef, Kind, MAX_ENTRY_BYTES, NewEntry, check_kind, validate_fields};
 use crate::error::{EntryProblem, Error};
 use crate::merkle::MerkleTree;
 use crate::proof::{ConsistencyProof, InclusionProof};
@@ -76,38 +74,59 @@ pub struct AuditLog {
     locs: Chunked<(u32, u32), LOC_CHUNK>,
     tree: MerkleTree,
     head: Digest,
-    scratch: Vec<u8>,
     canonical: Scratch,
     members: Vec<(usize, usize, usize)>,
     index: Option<Index>,
 }
 
-/// The top-level members of a fields object just encoded into `bytes`:
-/// `(key start, key length, value end)`, the value starting right after the key.
-struct Encoded<'a> {
-    bytes: &'a [u8],
-    members: &'a [(usize, usize, usize)],
+/// The top-level fields the kind rules and the indexes read, found in one
+/// pass over the members of a fields object just encoded into `bytes`
+/// (`(key start, key length, value end)`, the value right after the key).
+#[derive(Clone, Copy, Default)]
+struct Top<'a> {
+    action_type: Option<FieldRef<'a>>,
+    status: Option<FieldRef<'a>>,
+    event_id: Option<FieldRef<'a>>,
+    audit_event_id: Option<FieldRef<'a>>,
+    reserved: Option<&'a [u8]>,
 }
 
-impl<'a> Encoded<'a> {
-    fn key(&self, m: &(usize, usize, usize)) -> &'a [u8] {
-        self.bytes.get(m.0..m.0 + m.1).unwrap_or(&[])
+impl<'a> Top<'a> {
+    fn scan(bytes: &'a [u8], members: &[(usize, usize, usize)]) -> Top<'a> {
+        let mut t = Top::default();
+        for &(k, len, end) in members {
+            let key = bytes.get(k..k + len).unwrap_or(&[]);
+            let slot = match key {
+                b"action_type" => &mut t.action_type,
+                b"status" => &mut t.status,
+                b"event_id" => &mut t.event_id,
+                b"audit_event_id" => &mut t.audit_event_id,
+                // RESERVED_KEYS, spelled out so the match compiles to a length switch.
+                b"row" | b"id" | b"kind" | b"agent_id" | b"timestamp" | b"prev_hash" | b"hash" => {
+                    t.reserved = Some(key);
+                    continue;
+                }
+                _ => continue,
+            };
+            // A string value is 0x06, a u32 length, then exactly that many
+            // bytes, which are UTF-8: the encoder wrote them from a `str`.
+            let v = bytes.get(k + len..end).unwrap_or(&[]);
+            *slot = Some(match v.split_first() {
+                Some((0x06, rest)) => FieldRef::Str(rest.get(4..).unwrap_or(&[])),
+                _ => FieldRef::Other,
+            });
+        }
+        t
     }
 
     fn get(&self, key: &str) -> Option<FieldRef<'a>> {
-        let m = self
-            .members
-            .iter()
-            .find(|m| self.key(m) == key.as_bytes())?;
-        let v = self.bytes.get(m.0 + m.1..m.2)?;
-        // A string value is 0x06, a u32 length, then exactly that many bytes.
-        Some(match v.split_first() {
-            Some((0x06, rest)) => match rest.get(4..).map(std::str::from_utf8) {
-                Some(Ok(s)) => FieldRef::Str(s),
-                _ => FieldRef::Other,
-            },
-            _ => FieldRef::Other,
-        })
+        match key {
+            "action_type" => self.action_type,
+            "status" => self.status,
+            "event_id" => self.event_id,
+            "audit_event_id" => self.audit_event_id,
+            _ => None,
+        }
     }
 }
 
@@ -127,7 +146,6 @@ impl AuditLog {
             locs: Chunked::default(),
             tree: MerkleTree::new(),
             head: Digest::ZERO,
-            scratch: Vec::with_capacity(1024),
             canonical: Scratch::default(),
             members: Vec::new(),
             index: config.index.then(Index::default),
@@ -171,31 +189,13 @@ impl AuditLog {
     /// [`Error::Entry`] for an entry that breaks a rule
     /// ([`validate_fields`], the size limit); the log is unchanged.
     pub fn append(&mut self, entry: &NewEntry) -> Result<Sealed<'_>, Error> {
-        validate_fields(entry.kind, &entry.fields)?;
-        let row = self.len() + 1;
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        encode_entry(
-            &mut buf,
-            row,
+        // One encoder for both paths: a map is a record too.
+        self.append_record(
             entry.kind,
             entry.agent_id.as_deref(),
             entry.timestamp,
             &entry.fields,
-            &self.head,
-        );
-        let res = self.seal(row, &buf, |ix| {
-            ix.add(
-                row,
-                entry.kind,
-                entry.agent_id.as_deref(),
-                entry.timestamp,
-                |k| entry.fields.get(k).map(FieldRef::of),
-            );
-        });
-        self.scratch = buf;
-        res?;
-        Ok(self.sealed(row))
+        )
     }
 
     /// Append a typed record: `record` must serialise to a JSON object (a
@@ -218,39 +218,51 @@ impl AuditLog {
         record: &T,
     ) -> Result<Sealed<'_>, Error> {
         let row = self.len() + 1;
-        let mut buf = std::mem::take(&mut self.scratch);
+        // Encode straight into the arena: no copy of the bytes afterwards.
         let mut members = std::mem::take(&mut self.members);
-        buf.clear();
-        header(&mut buf, row, kind, agent_id, timestamp);
-        let res = canonical::encode_fields(&mut buf, &mut self.canonical, record, &mut members)
+        let (buf, chunk, start) = self.arena.open();
+        header(buf, row, kind, agent_id, timestamp);
+        let res = canonical::encode_fields(buf, &mut self.canonical, record, &mut members)
             .map_err(|e| Error::entry(e.0))
             .and_then(|()| {
-                let fields = Encoded {
-                    bytes: &buf,
-                    members: &members,
-                };
-                if let Some(m) = members
-                    .iter()
-                    .find(|m| RESERVED_KEYS.iter().any(|r| r.as_bytes() == fields.key(m)))
-                {
-                    let k = String::from_utf8_lossy(fields.key(m)).into_owned();
+                let top = Top::scan(buf, &members);
+                if let Some(k) = top.reserved {
+                    let k = String::from_utf8_lossy(k).into_owned();
                     return Err(Error::entry(EntryProblem::ReservedKey(k)));
                 }
-                check_kind(kind, |k| fields.get(k))
-            });
-        let res = res.and_then(|()| {
-            buf.extend_from_slice(self.head.as_bytes());
-            let fields = Encoded {
-                bytes: &buf,
-                members: &members,
-            };
-            self.seal(row, &buf, |ix| {
-                ix.add(row, kind, agent_id, timestamp, |k| fields.get(k));
+                check_kind(kind, |k| top.get(k))
             })
-        });
-        self.scratch = buf;
+            .and_then(|()| {
+                buf.extend_from_slice(self.head.as_bytes());
+                let size = buf.len() - start;
+                if size > MAX_ENTRY_BYTES {
+                    return Err(Error::entry(EntryProblem::TooLarge {
+                        size,
+                        limit: MAX_ENTRY_BYTES,
+                    }));
+                }
+                Ok(())
+            });
+        if let Err(e) = res {
+            // Nothing of a refused entry stays.
+            buf.truncate(start);
+            self.arena.close();
+            self.members = members;
+            return Err(e);
+        }
+        let whole: &[u8] = buf;
+        if let Some(ix) = &mut self.index {
+            let top = Top::scan(whole, &members);
+            ix.add(row, kind, agent_id, timestamp, |k| top.get(k));
+        }
+        let bytes = whole.get(start..).unwrap_or(&[]);
+        let hash = Digest::of(bytes);
+        self.arena.close();
+        self.locs
+            .push((chunk, u32::try_from(start).unwrap_or(u32::MAX)));
+        self.tree.push(&hash);
+        self.head = hash;
         self.members = members;
-        res?;
         Ok(self.sealed(row))
     }
 
@@ -419,7 +431,6 @@ impl AuditLog {
         self.arena.resident_bytes()
             + self.locs.resident_bytes()
             + self.tree.resident_bytes()
-            + self.scratch.capacity()
             + self.canonical.resident_bytes()
             + self.members.capacity() * std::mem::size_of::<(usize, usize, usize)>()
     }
@@ -431,5 +442,32 @@ impl AuditLog {
             .filter_map(|r| self.bytes(r))
             .map(<[u8]>::len)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::RESERVED_KEYS;
+
+    /// The spelled-out match in `Top::scan` is exactly `RESERVED_KEYS`.
+    #[test]
+    fn scan_knows_every_reserved_key() {
+        for k in RESERVED_KEYS {
+            let mut m = serde_json::Map::new();
+            m.insert(k.to_owned(), serde_json::Value::Null);
+            let mut log = AuditLog::new("acme");
+            let e = log
+                .append_record(Kind::Key, None, Timestamp::UNIX_EPOCH, &m)
+                .unwrap_err();
+            assert_eq!(e, Error::entry(EntryProblem::ReservedKey(k.to_owned())));
+        }
+        let mut m = serde_json::Map::new();
+        m.insert("rows".to_owned(), serde_json::Value::Null);
+        assert!(
+            AuditLog::new("acme")
+                .append_record(Kind::Key, None, Timestamp::UNIX_EPOCH, &m)
+                .is_ok()
+        );
     }
 }

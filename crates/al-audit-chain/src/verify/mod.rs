@@ -189,15 +189,27 @@ impl ChainVerifier {
         v
     }
 
-    /// Also check the log against a held checkpoint: at its size the head
-    /// hash (and, from row 1, the Merkle root) must match, and the log must
-    /// reach its size.
+    /// Also check the log against a held checkpoint: it must be for this
+    /// org (else the verification fails at once, at the next row), the log
+    /// must reach its size, and at its size the head hash (and, from row 1,
+    /// the Merkle root) must match.
     #[must_use]
     pub fn against(mut self, cp: &VerifiedCheckpoint) -> ChainVerifier {
+        let c = cp.checkpoint();
+        if c.org_id != self.org_id && self.failure.is_none() {
+            self.failure = Some(VerifyFailure {
+                row: self.next_row,
+                code: FailureCode::CheckpointMismatch,
+                message: format!(
+                    "checkpoint is for org `{}`, not `{}`",
+                    c.org_id, self.org_id
+                ),
+            });
+        }
         if !self.from_checkpoint {
             self.frontier = Some(Frontier::default());
         }
-        self.target = Some(cp.checkpoint().clone());
+        self.target = Some(c.clone());
         self
     }
 
@@ -286,27 +298,17 @@ impl ChainVerifier {
     pub fn finish(mut self, now: Timestamp) -> Verification {
         if self.failure.is_none()
             && let Some(t) = &self.target
+            && self.next_row <= t.size
         {
-            if t.org_id != self.org_id {
-                self.failure = Some(VerifyFailure {
-                    row: 1,
-                    code: FailureCode::CheckpointMismatch,
-                    message: format!(
-                        "checkpoint is for org `{}`, not `{}`",
-                        t.org_id, self.org_id
-                    ),
-                });
-            } else if self.next_row <= t.size {
-                self.failure = Some(VerifyFailure {
-                    row: self.next_row,
-                    code: FailureCode::Truncated,
-                    message: format!(
-                        "the log ends at row {} but the checkpoint covers {} rows",
-                        self.next_row - 1,
-                        t.size
-                    ),
-                });
-            }
+            self.failure = Some(VerifyFailure {
+                row: self.next_row,
+                code: FailureCode::Truncated,
+                message: format!(
+                    "the log ends at row {} but the checkpoint covers {} rows",
+                    self.next_row - 1,
+                    t.size
+                ),
+            });
         }
         let root = match (&self.frontier, &self.target) {
             (Some(f), None) => Some(f.root()),

@@ -174,7 +174,14 @@ fn finish(
             .checked_sub(1)
             .and_then(|i| records.get(i as usize))
             .map(|r| r.1);
-        if before_failure && cp.size >= 1 && head_at_cp.is_some_and(|h| h != cp.head_hash) {
+        if cp.org_id != org_id {
+            // As the sequential verifier: refused before any row is read.
+            failure = Some(VerifyFailure {
+                row: 1,
+                code: FailureCode::CheckpointMismatch,
+                message: format!("checkpoint is for org `{}`, not `{org_id}`", cp.org_id),
+            });
+        } else if before_failure && cp.size >= 1 && head_at_cp.is_some_and(|h| h != cp.head_hash) {
             failure = Some(VerifyFailure {
                 row: cp.size,
                 code: FailureCode::CheckpointMismatch,
@@ -182,12 +189,6 @@ fn finish(
                     "the log disagrees with the checkpoint at row {}: history before it was rewritten",
                     cp.size
                 ),
-            });
-        } else if failure.is_none() && cp.org_id != org_id {
-            failure = Some(VerifyFailure {
-                row: 1,
-                code: FailureCode::CheckpointMismatch,
-                message: format!("checkpoint is for org `{}`, not `{org_id}`", cp.org_id),
             });
         } else if failure.is_none() && cp.size > records.len() as u64 {
             failure = Some(VerifyFailure {
