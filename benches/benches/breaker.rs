@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use al_benches::breaker::{config, monitoring, step, throttled};
+use al_benches::breaker::{
+    TYPES, config, monitoring, monitoring_5_types, step, step_with, throttled,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -15,6 +17,15 @@ fn bench(c: &mut Criterion) {
         bn.iter(|| {
             now += 30_000;
             step(&mut b, &cfg, now);
+        })
+    });
+    let (mut b, mut now) = monitoring_5_types(&cfg);
+    let mut k = 0usize;
+    g.bench_function("admit_observe_monitoring_5_types_in_turn", |bn| {
+        bn.iter(|| {
+            now += 30_000;
+            k = (k + 1) % 5;
+            step_with(&mut b, &cfg, now, &TYPES[k]);
         })
     });
     let (mut b, mut now) = throttled(&cfg);

@@ -2,7 +2,7 @@
 
 use al_types::Timestamp;
 
-use crate::types::{Anomaly, Confidence, SIGNALS, Transition};
+use crate::types::{Anomaly, Confidence, Drift, SIGNALS, Transition};
 
 /// What a call caused: the state changes (at most two) and one anomaly per
 /// signal at or above `report_severity`. Fixed size and compact (anomalies
@@ -14,6 +14,7 @@ pub struct Effects {
     transitions: [Option<Transition>; 2],
     pub(crate) severities: [u8; SIGNALS.len()],
     pub(crate) low_confidence: bool,
+    pub(crate) drift: Option<Drift>,
     at: Timestamp,
     /// The combined score of what was scored (0–100; 0 when nothing was).
     pub score: u8,
@@ -28,6 +29,7 @@ impl Effects {
             transitions: [None; 2],
             severities: [0; SIGNALS.len()],
             low_confidence: false,
+            drift: None,
             at,
             score: 0,
             clock_regressed,
@@ -57,6 +59,14 @@ impl Effects {
                 confidence,
                 at: self.at,
             })
+    }
+
+    /// The explanation of the `baseline_drift` signal, when it was scored
+    /// (a transition whose reason is `Anomaly(BaselineDrift)` always has
+    /// one): `data per action ×8.2 since calibration on 2025-12-05`.
+    #[must_use]
+    pub fn drift(&self) -> Option<Drift> {
+        self.drift
     }
 
     /// When the call took effect: its `now`, or the latest time the breaker

@@ -8,6 +8,8 @@ mod effects;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(feature = "testing")]
+pub mod scenarios;
 mod stats;
 mod types;
 
@@ -17,6 +19,6 @@ pub use config::{BreakerConfig, BreakerConfigBuilder};
 pub use effects::Effects;
 pub use error::BreakerError;
 pub use types::{
-    ActionOutcome, Admission, Anomaly, Confidence, Observation, Reason, Signal, State, Status,
-    Transition,
+    ActionOutcome, Admission, AnchorKind, Anomaly, Confidence, Drift, DriftMetric, Observation,
+    Reason, Signal, State, Status, Transition,
 };

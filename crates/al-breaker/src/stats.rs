@@ -24,15 +24,13 @@ impl Stat {
     /// baseline with few samples still learns quickly).
     pub fn push(&mut self, x: f64, calibrating: bool, w: f64) {
         self.n = self.n.saturating_add(1);
-        let inv = 1.0 / self.n as f64;
-        let a = if calibrating || inv > w { inv } else { w };
-        self.update(x, a);
+        self.update(x, weight(self.n, calibrating, w));
     }
 
-    fn update(&mut self, x: f64, a: f64) {
+    pub fn update(&mut self, x: f64, a: f64) {
         let d = x - self.mean;
-        self.mean += a * d;
-        self.var = (1.0 - a) * (self.var + a * d * d);
+        self.mean = flush(self.mean + a * d);
+        self.var = flush((1.0 - a) * (self.var + a * d * d));
     }
 
     /// Add `k` samples of value 0 while calibrating, in O(1) (Chan et al.'s
@@ -68,9 +66,8 @@ pub(crate) struct Share {
 impl Share {
     pub fn push(&mut self, yes: bool, calibrating: bool, w: f64) {
         self.n = self.n.saturating_add(1);
-        let inv = 1.0 / self.n as f64;
-        let a = if calibrating || inv > w { inv } else { w };
-        self.mean += a * (f64::from(u8::from(yes)) - self.mean);
+        let a = weight(self.n, calibrating, w);
+        self.mean = flush(self.mean + a * (f64::from(u8::from(yes)) - self.mean));
     }
 
     /// Turn one earlier sample from `from` into `to` (an outcome reported
@@ -80,16 +77,50 @@ impl Share {
         if from == to || self.n == 0 {
             return;
         }
-        let inv = 1.0 / self.n as f64;
-        let a = if calibrating || inv > w { inv } else { w };
+        let a = weight(self.n, calibrating, w);
         let d = f64::from(u8::from(to)) - f64::from(u8::from(from));
         self.mean = clamp01(self.mean + a * d);
     }
 }
 
-/// Clamp to `[0, 1]` (NaN to 0).
+/// The weight of the n-th sample: `1/n` while calibrating (every sample
+/// weighs the same), afterwards `w`, or `1/n` while that is larger.
+/// `adapt_weight` and the other weights are at least 2⁻¹⁶ (validated), so
+/// past 65 536 samples `1/n` can no longer be larger: the hot path skips
+/// the conversion and the division.
+pub(crate) fn weight(n: u64, calibrating: bool, w: f64) -> f64 {
+    if !calibrating && n >= 1 << 16 {
+        return w;
+    }
+    let n = to_f64(n.max(1));
+    // `1/n > w` is `n·w < 1`: a multiplication instead of a division on the
+    // common path.
+    if calibrating || n * w < 1.0 {
+        1.0 / n
+    } else {
+        w
+    }
+}
+
+/// `x` as `f64`, by the cheaper signed conversion when it fits (the same
+/// value).
+pub(crate) fn to_f64(x: u64) -> f64 {
+    match i64::try_from(x) {
+        Ok(i) => i as f64,
+        Err(_) => x as f64,
+    }
+}
+
+/// Values that decay geometrically (a weighted mean fed zeros) would sink
+/// into subnormal numbers, which cost some CPUs a hundred cycles per
+/// operation; anything this close to zero is zero for the breaker.
+pub(crate) fn flush(x: f64) -> f64 {
+    if x.abs() < 1e-30 { 0.0 } else { x }
+}
+
+/// Clamp to `[0, 1]` (NaN and anything flushed to 0).
 pub(crate) fn clamp01(x: f64) -> f64 {
-    if x > 0.0 {
+    if x > 1e-30 {
         if x < 1.0 { x } else { 1.0 }
     } else {
         0.0

@@ -63,16 +63,20 @@ pub enum Signal {
     RisingDenials,
     /// Delegations are created far more often than usual.
     DelegationChurn,
+    /// The learned baseline has drifted several-fold from the one anchored
+    /// at calibration (or at the last `accept_drift`); see [`Drift`].
+    BaselineDrift,
 }
 
 /// Signals in the order of [`Effects`](crate::Effects)'s severities.
-pub(crate) const SIGNALS: [Signal; 6] = [
+pub(crate) const SIGNALS: [Signal; 7] = [
     Signal::FrequencySpike,
     Signal::UnseenActionType,
     Signal::OffHours,
     Signal::BulkDataAccess,
     Signal::RisingDenials,
     Signal::DelegationChurn,
+    Signal::BaselineDrift,
 ];
 
 /// Index of a signal's severity.
@@ -82,6 +86,7 @@ pub(crate) const OFF_HOURS: usize = 2;
 pub(crate) const BULK: usize = 3;
 pub(crate) const DENIALS: usize = 4;
 pub(crate) const DELEGATIONS: usize = 5;
+pub(crate) const DRIFT: usize = 6;
 
 impl Signal {
     /// Wire name (`frequency_spike`, …).
@@ -94,6 +99,7 @@ impl Signal {
             Signal::BulkDataAccess => "bulk_data_access",
             Signal::RisingDenials => "rising_denials",
             Signal::DelegationChurn => "delegation_churn",
+            Signal::BaselineDrift => "baseline_drift",
         }
     }
 }
@@ -149,6 +155,8 @@ pub enum Reason {
     OperatorKill,
     /// An operator restarted calibration.
     OperatorRecalibrate,
+    /// An operator accepted the drift of the baseline as the new normal.
+    OperatorAcceptedDrift,
 }
 
 /// A state change; every one belongs in the audit chain.
@@ -220,7 +228,7 @@ pub enum Admission {
 }
 
 /// `GET /agent/status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Status {
     /// Current state.
@@ -233,4 +241,74 @@ pub struct Status {
     pub calibration_percent: u8,
     /// Action types remembered (see `max_known_types`).
     pub known_types: u8,
+    /// The baseline's drift from its anchor, when it is past `drift_ratio`.
+    pub drift: Option<Drift>,
+}
+
+/// What drifted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftMetric {
+    /// Actions per rate window, averaged over the hours learned at the anchor.
+    Rate,
+    /// Records accessed per action.
+    DataPerAction,
+    /// Share of actions refused or reported as failed.
+    DenialShare,
+}
+
+impl DriftMetric {
+    /// Wire name (`rate`, `data_per_action`, `denial_share`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DriftMetric::Rate => "rate",
+            DriftMetric::DataPerAction => "data_per_action",
+            DriftMetric::DenialShare => "denial_share",
+        }
+    }
+}
+
+/// What the drift is measured against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnchorKind {
+    /// The baseline frozen when calibration completed.
+    Calibration,
+    /// The baseline an operator accepted with `accept_drift`.
+    Accepted,
+}
+
+/// The explanation of a [`Signal::BaselineDrift`]: which quantity grew, by
+/// how much, since when. `Display` gives the sentence an operator reads:
+/// `data per action ×8.2 since calibration on 2025-12-05`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Drift {
+    /// The quantity that grew the most relative to its threshold.
+    pub metric: DriftMetric,
+    /// Current ÷ anchored, each plus its floor (so tiny baselines do not
+    /// give huge ratios).
+    pub ratio: f64,
+    /// When the anchor was taken.
+    pub anchored_at: Timestamp,
+    /// Calibration or an operator's acceptance.
+    pub anchor: AnchorKind,
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.metric {
+            DriftMetric::Rate => "rate",
+            DriftMetric::DataPerAction => "data per action",
+            DriftMetric::DenialShare => "denial share",
+        };
+        let since = match self.anchor {
+            AnchorKind::Calibration => "calibration",
+            AnchorKind::Accepted => "accepted baseline",
+        };
+        let day = self.anchored_at.to_rfc3339();
+        let day = day.get(..10).unwrap_or(&day);
+        write!(f, "{what} \u{d7}{:.1} since {since} on {day}", self.ratio)
+    }
 }

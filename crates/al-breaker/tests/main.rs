@@ -9,4 +9,5 @@
 
 mod props;
 mod scenarios;
+mod seasons;
 mod units;

@@ -14,6 +14,8 @@ fn op() -> impl Strategy<Value = Op> {
         12 => (0u8..8, prop::bool::weighted(0.2), prop_oneof![9 => 0u32..40, 1 => 0u32..100_000], prop::bool::weighted(0.05))
             .prop_map(|(kind, denied, data, delegation)| Op::Act { kind, denied, data, delegation }),
         2 => (0u8..4, 0u8..3).prop_map(|(previous, outcome)| Op::Report { previous, outcome }),
+        1 => Just(Op::AcceptDrift),
+        1 => (1i64..48).prop_map(|h| Op::Tick(h * 3_600_000)),
         6 => (0i64..120_000).prop_map(Op::Tick),
         1 => (-60_000i64..0).prop_map(Op::Tick),
         1 => Just(Op::Tick(3_600_000)),
@@ -63,6 +65,44 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600)) {
         let _ = run_checked(&decode(&data));
+    }
+}
+
+/// The model test reaches every path it checks: each transition reason,
+/// including drift, its acceptance and quiet-period steps past the dwell.
+#[test]
+fn random_sequences_reach_every_reason() {
+    use al_breaker::fuzzing::{run_checked_reasons, test_config};
+    use al_breaker::{Reason, Signal};
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let ops = burst().new_tree(&mut runner).unwrap().current();
+        for r in run_checked_reasons(&test_config(), &ops).1 {
+            seen.insert(format!("{r:?}"));
+        }
+    }
+    for want in [
+        Reason::CalibrationComplete,
+        Reason::OperatorCompletedCalibration,
+        Reason::QuietPeriod,
+        Reason::OperatorHalt,
+        Reason::OperatorResume,
+        Reason::OperatorKill,
+        Reason::OperatorRecalibrate,
+        Reason::OperatorAcceptedDrift,
+        Reason::Anomaly(Signal::FrequencySpike),
+        Reason::Anomaly(Signal::UnseenActionType),
+        Reason::Anomaly(Signal::BulkDataAccess),
+        Reason::Anomaly(Signal::OffHours),
+        Reason::Anomaly(Signal::BaselineDrift),
+    ] {
+        assert!(
+            seen.contains(&format!("{want:?}")),
+            "never reached {want:?}; saw {seen:?}"
+        );
     }
 }
 

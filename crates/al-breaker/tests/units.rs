@@ -5,14 +5,14 @@ use al_breaker::{
     Observation, Reason, Signal, State, Timestamp,
 };
 
-const MIN: i64 = 60_000;
+pub(crate) const MIN: i64 = 60_000;
 
 /// Milliseconds after 2025-12-01T00:00:00Z (a Monday).
-fn t(ms: i64) -> Timestamp {
+pub(crate) fn t(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(1_764_547_200_000 + ms).unwrap()
 }
 
-fn cfg() -> BreakerConfig {
+pub(crate) fn cfg() -> BreakerConfig {
     BreakerConfig::builder()
         .calibration_min_actions(50)
         .calibration_min_duration_ms(60 * 60_000)
@@ -20,7 +20,7 @@ fn cfg() -> BreakerConfig {
         .unwrap()
 }
 
-fn obs(ty: &str) -> Observation<'_> {
+pub(crate) fn obs(ty: &str) -> Observation<'_> {
     Observation {
         action_type: ty,
         denied: false,
@@ -34,7 +34,7 @@ fn json(b: &Breaker) -> String {
 }
 
 /// Calibrated on 2 actions a minute for two hours, starting at t = 0.
-fn calibrated() -> (Breaker, i64) {
+pub(crate) fn calibrated() -> (Breaker, i64) {
     let c = cfg();
     let mut b = Breaker::new(t(0));
     let mut now = 0;

@@ -49,7 +49,7 @@ impl Engine {
             BreakerCommand::Resume => b.resume(at),
             BreakerCommand::Kill => b.kill(at),
             BreakerCommand::Recalibrate => b.recalibrate(at),
-            BreakerCommand::CompleteCalibration => b.complete_calibration(at),
+            BreakerCommand::CompleteCalibration => b.complete_calibration(&self.cfg.breaker, at),
         };
         let fx_b = res.map_err(|e| match e {
             BreakerError::InvalidState { command, state } => EngineError::InvalidState {

@@ -1152,7 +1152,9 @@ impl Org {
                     BreakerCommand::Resume => br.resume(now),
                     BreakerCommand::Kill => br.kill(now),
                     BreakerCommand::Recalibrate => br.recalibrate(now),
-                    BreakerCommand::CompleteCalibration => br.complete_calibration(now),
+                    BreakerCommand::CompleteCalibration => {
+                        br.complete_calibration(&cfg.breaker, now)
+                    }
                 };
                 let Ok(fx) = res else {
                     return diverge(format!("the breaker refuses `{}`", cmd.as_str()));

@@ -7,7 +7,7 @@ use super::{Breaker, after};
 use crate::config::BreakerConfig;
 use crate::effects::Effects;
 use crate::error::BreakerError;
-use crate::types::{Reason, Signal, State, Transition};
+use crate::types::{AnchorKind, Reason, Signal, State, Transition};
 
 impl Breaker {
     pub(super) fn enter(
@@ -39,49 +39,81 @@ impl Breaker {
     }
 
     /// After a score outside calibration: escalate if it reaches a higher
-    /// level, note whether it was hot, and de-escalate if a quiet period has
-    /// passed.
+    /// level, note whether it was hot, and step down if that is due.
+    /// `action`: the score is an observed action's (counted towards
+    /// `quiet_actions`), not an outcome report's.
     pub(super) fn settle(
         &mut self,
         cfg: &BreakerConfig,
         now: Timestamp,
         score: u8,
         top: Signal,
+        action: bool,
         fx: &mut Effects,
     ) {
         if matches!(self.state, State::Halt | State::Killed) {
             return;
         }
-        let target = if score >= cfg.halt_score {
-            State::Halt
-        } else if score >= cfg.throttle_score {
-            State::Throttle
-        } else if score >= cfg.warn_score {
-            State::Warn
-        } else {
-            State::Monitoring
-        };
-        if target > self.state {
-            self.enter(target, Reason::Anomaly(top), score, now, fx);
+        // Hot: a score within `hysteresis` of `warn_score`, whatever the
+        // level. A throttled agent that keeps scoring at WARN level is still
+        // attacking: it stays throttled instead of stepping down to WARN and
+        // straight back up (the de-escalation rule that makes a steady
+        // attack settle). Only a hot score can escalate.
+        if score.saturating_add(cfg.hysteresis) >= cfg.warn_score {
+            let target = if score >= cfg.halt_score {
+                State::Halt
+            } else if score >= cfg.throttle_score {
+                State::Throttle
+            } else if score >= cfg.warn_score {
+                State::Warn
+            } else {
+                State::Monitoring
+            };
+            if target > self.state {
+                self.enter(target, Reason::Anomaly(top), score, now, fx);
+            }
+            self.mark_hot(now);
+        } else if action {
+            self.quiet_actions = self.quiet_actions.saturating_add(1);
         }
-        let level = match self.state {
-            State::Throttle => cfg.throttle_score,
-            _ => cfg.warn_score,
-        };
-        if score.saturating_add(cfg.hysteresis) >= level {
-            self.last_hot = now;
+        // Only WARN and THROTTLE step down.
+        if !matches!(self.state, State::Warn | State::Throttle) {
+            return;
         }
         if self.deescalation_due(cfg, now) {
             self.deescalate(now, fx);
         }
     }
 
-    /// When a quiet-period step down becomes due, if the state has one.
+    /// A hot score (or a fresh start of the quiet count) at `now`.
+    pub(super) fn mark_hot(&mut self, now: Timestamp) {
+        self.last_hot = now;
+        self.quiet_actions = 0;
+    }
+
+    /// When a step down becomes due, if the state has one: the latest of
+    /// - the end of the quiet period after the last hot score, extended to
+    ///   `idle_quiet_ms` unless `quiet_actions` scored actions since then were
+    ///   all quiet (a low-and-slow prober whose hot actions are further
+    ///   apart than the quiet period still never gets that many quiet ones
+    ///   in a row; an agent too idle to count actions waits longer instead),
+    /// - the minimum dwell after entering the state,
+    /// - the minimum interval after the previous step down.
     pub(super) fn deescalation_deadline(&self, cfg: &BreakerConfig) -> Option<Timestamp> {
-        match self.state {
-            State::Warn | State::Throttle => Some(after(self.last_hot, cfg.quiet_period_ms)),
-            _ => None,
+        if !matches!(self.state, State::Warn | State::Throttle) {
+            return None;
         }
+        let quiet_for = if self.quiet_actions >= cfg.quiet_actions {
+            cfg.quiet_period_ms
+        } else {
+            cfg.quiet_period_ms.max(cfg.idle_quiet_ms)
+        };
+        let quiet = after(self.last_hot, quiet_for);
+        let dwell = after(self.since, cfg.min_dwell_ms);
+        let spaced = self
+            .last_deescalation
+            .map_or(quiet, |d| after(d, cfg.deescalation_interval_ms));
+        Some(quiet.max(dwell).max(spaced))
     }
 
     pub(super) fn deescalation_due(&self, cfg: &BreakerConfig, now: Timestamp) -> bool {
@@ -96,19 +128,26 @@ impl Breaker {
             _ => return,
         };
         self.enter(down, Reason::QuietPeriod, 0, now, fx);
-        self.last_hot = now;
+        self.mark_hot(now);
+        self.last_deescalation = Some(now);
     }
 
-    pub(super) fn finish_calibration(&mut self, now: Timestamp, reason: Reason, fx: &mut Effects) {
-        self.calibrated_at = Some(now);
-        self.last_hot = now;
+    pub(super) fn finish_calibration(
+        &mut self,
+        cfg: &BreakerConfig,
+        now: Timestamp,
+        reason: Reason,
+        fx: &mut Effects,
+    ) {
+        self.take_anchor(cfg, now, AnchorKind::Calibration);
+        self.mark_hot(now);
         self.enter(State::Monitoring, reason, 0, now, fx);
     }
 
     /// Start an operator command: refused once killed; otherwise the
     /// effects to fill and the (clamped) time, which the command moves the
     /// clock to.
-    fn command(&mut self, now: Timestamp) -> Result<(Effects, Timestamp), BreakerError> {
+    pub(super) fn command(&mut self, now: Timestamp) -> Result<(Effects, Timestamp), BreakerError> {
         if self.state == State::Killed {
             return Err(BreakerError::Killed);
         }
@@ -117,7 +156,7 @@ impl Breaker {
         Ok((Effects::new(now, regressed), now))
     }
 
-    fn refuse(&self, command: &'static str) -> BreakerError {
+    pub(super) fn refuse(&self, command: &'static str) -> BreakerError {
         if self.state == State::Killed {
             return BreakerError::Killed;
         }
@@ -148,14 +187,14 @@ impl Breaker {
             return Err(self.refuse("resume"));
         }
         let (mut fx, now) = self.command(now)?;
-        let to = if self.calibrated_at.is_some() {
+        let to = if self.anchor.is_some() {
             State::Monitoring
         } else {
             State::Calibrating
         };
         self.refusal_share = self.refusals.mean;
         self.delegation_share = self.delegations.mean;
-        self.last_hot = now;
+        self.mark_hot(now);
         self.enter(to, Reason::OperatorResume, 0, now, &mut fx);
         Ok(fx)
     }
@@ -170,20 +209,27 @@ impl Breaker {
         Ok(fx)
     }
 
-    /// Operator: end calibration now with what has been learned.
+    /// Operator: end calibration now with what has been learned (season
+    /// slots not yet learned fall back to the all-hours baseline until they
+    /// are).
     ///
     /// # Errors
     /// [`BreakerError::InvalidState`] unless calibrating.
-    pub fn complete_calibration(&mut self, now: Timestamp) -> Result<Effects, BreakerError> {
+    pub fn complete_calibration(
+        &mut self,
+        cfg: &BreakerConfig,
+        now: Timestamp,
+    ) -> Result<Effects, BreakerError> {
         if self.state != State::Calibrating {
             return Err(self.refuse("complete_calibration"));
         }
         let (mut fx, now) = self.command(now)?;
-        self.finish_calibration(now, Reason::OperatorCompletedCalibration, &mut fx);
+        self.finish_calibration(cfg, now, Reason::OperatorCompletedCalibration, &mut fx);
         Ok(fx)
     }
 
-    /// Operator: forget everything learned and calibrate again. Not from
+    /// Operator: forget everything learned (baselines, seasons, known types,
+    /// the drift anchor) and calibrate again. Not from
     /// HALT (only `resume` leaves HALT).
     ///
     /// # Errors

@@ -1,13 +1,18 @@
 //! The per-agent breaker: its state, and the calls that change it.
 //!
 //! `mod.rs` holds the state and the public calls; the work is split by job:
-//! [`learn`] (rate windows and baselines), [`signals`] (scoring),
+//! [`learn`] (rate windows and baselines), [`profile`] (the seasonal
+//! baselines), [`signals`] (scoring), [`drift`] (the anchored baseline),
 //! [`levels`] (escalation, de-escalation, operator commands), [`throttle`]
-//! (admission and GCRA) and [`known`] (the set of known action types).
+//! (admission and GCRA), [`known`] (the set of known action types) and
+//! [`wire`] and [`base64`] (the serialised layout).
 
+mod base64;
+mod drift;
 mod known;
 mod learn;
 mod levels;
+mod profile;
 mod signals;
 mod throttle;
 mod wire;
@@ -15,9 +20,11 @@ mod wire;
 use crate::config::BreakerConfig;
 use crate::effects::Effects;
 use crate::stats::{Share, Stat};
-use crate::types::{ActionOutcome, Admission, Observation, Reason, State, Status};
+use crate::types::{ActionOutcome, Admission, Drift, Observation, Reason, State, Status};
 use al_types::Timestamp;
-pub(crate) use known::{KnownTypes, fingerprint};
+pub(crate) use drift::Anchor;
+pub(crate) use known::{KnownTypes, LastType, fingerprint};
+pub(crate) use profile::{Profile, slot_end, slot_of};
 
 /// One agent's breaker. Deterministic: the same calls with the same
 /// arguments give the same effects and the same serialised state.
@@ -52,27 +59,42 @@ pub struct Breaker {
     last_now: Timestamp,
     calibration_started: Timestamp,
     calibration_actions: u64,
-    /// When calibration last completed (`None`: never, or recalibrating).
-    calibrated_at: Option<Timestamp>,
+    /// The baseline frozen at the end of calibration or at the last
+    /// `accept_drift` (`None`: never calibrated, or recalibrating).
+    anchor: Option<Anchor>,
+    /// The drift signal fires: set as each window closes.
+    drifting: bool,
     // Rate windows.
     window_start: Timestamp,
+    /// The season slot of `window_start`, and when it ends (derived from
+    /// `window_start`, not serialised).
+    window_slot: u8,
+    slot_end: Timestamp,
     window_count: u32,
     prev_window_count: u32,
+    /// The current window's rate baseline (its slot's, or the all-hours one
+    /// while the slot is not trusted) and its standard deviation with the
+    /// floor, set when a window opens.
+    base_mean: f64,
+    base_sd: f64,
+    /// All-hours baselines: the fallback for slots not yet trusted.
     rate: Stat,
-    /// Rate standard deviation with its floor, recomputed when a window closes.
-    rate_sd: f64,
-    // Per-action baselines.
     data: Stat,
+    /// Seasonal baselines.
+    profile: Profile,
+    // Per-action shares: baselines and current values (weight `share_weight`).
     refusals: Share,
     delegations: Share,
-    /// Current shares (weight `share_weight`), compared with the baselines.
     refusal_share: f64,
     delegation_share: f64,
-    hours: [u32; 24],
-    hours_total: u64,
     types: KnownTypes,
+    /// Memo of the last type's fingerprint (not serialised).
+    last_type: LastType,
     // De-escalation and throttling.
     last_hot: Timestamp,
+    /// Scored actions since `last_hot`, none of them hot.
+    quiet_actions: u32,
+    last_deescalation: Option<Timestamp>,
     gcra_tat: Timestamp,
 }
 
@@ -87,21 +109,27 @@ impl Breaker {
             last_now: now,
             calibration_started: now,
             calibration_actions: 0,
-            calibrated_at: None,
+            anchor: None,
+            drifting: false,
             window_start: now,
+            window_slot: slot_of(now),
+            slot_end: slot_end(now),
             window_count: 0,
             prev_window_count: 0,
+            base_mean: 0.0,
+            base_sd: 1.0,
             rate: Stat::default(),
-            rate_sd: 1.0,
             data: Stat::default(),
+            profile: Profile::default(),
             refusals: Share::default(),
             delegations: Share::default(),
             refusal_share: 0.0,
             delegation_share: 0.0,
-            hours: [0; 24],
-            hours_total: 0,
             types: KnownTypes::default(),
+            last_type: LastType::default(),
             last_hot: now,
+            quiet_actions: 0,
+            last_deescalation: None,
             gcra_tat: now,
         }
     }
@@ -121,14 +149,22 @@ impl Breaker {
             reason: self.reason,
             calibration_percent: self.calibration_percent(cfg, now),
             known_types: self.types.len(),
+            drift: self.drift(cfg),
         }
+    }
+
+    /// The baseline's drift from its anchor, if past `drift_ratio` (see
+    /// [`Drift`]); `None` while calibrating.
+    #[must_use]
+    pub fn drift(&self, cfg: &BreakerConfig) -> Option<Drift> {
+        self.drift_now(cfg)
     }
 
     /// Calibration progress: the lesser of the action and time fractions,
     /// 0–100 (100 once calibrated).
     #[must_use]
     pub fn calibration_percent(&self, cfg: &BreakerConfig, now: Timestamp) -> u8 {
-        if self.state != State::Calibrating && self.calibrated_at.is_some() {
+        if self.state != State::Calibrating && self.anchor.is_some() {
             return 100;
         }
         let by_actions = self
@@ -213,20 +249,20 @@ impl Breaker {
         self.window_count = self.window_count.saturating_add(1);
         let calibrating = self.state == State::Calibrating;
         fx.low_confidence = calibrating;
-        let fp = fingerprint(obs.action_type);
+        let fp = self.last_type.fingerprint(obs.action_type);
         self.update_shares(cfg, obs);
         let (score, top) = self.score(cfg, now, obs, fp, &mut fx);
         if self.learning() {
-            self.learn(cfg, now, obs, calibrating);
+            self.learn(cfg, obs, calibrating);
         }
         self.learn_type(cfg, obs, fp, calibrating);
         if calibrating {
             if self.calibration_done(cfg, now) {
-                self.finish_calibration(now, Reason::CalibrationComplete, &mut fx);
+                self.finish_calibration(cfg, now, Reason::CalibrationComplete, &mut fx);
             }
             return fx;
         }
-        self.settle(cfg, now, score, top, &mut fx);
+        self.settle(cfg, now, score, top, true, &mut fx);
         fx
     }
 
@@ -260,7 +296,7 @@ impl Breaker {
         self.amend_refusal(cfg, from, to, calibrating);
         let (score, top) = self.score_refusals(cfg, &mut fx);
         if !calibrating {
-            self.settle(cfg, now, score, top, &mut fx);
+            self.settle(cfg, now, score, top, false, &mut fx);
         }
         fx
     }

@@ -5,20 +5,20 @@ use al_types::Timestamp;
 use super::{Breaker, elapsed};
 use crate::config::BreakerConfig;
 use crate::effects::Effects;
-use crate::stats::severity;
+use crate::stats::{severity, to_f64};
 use crate::types::{
-    BULK, DELEGATIONS, DENIALS, FREQUENCY, OFF_HOURS, Observation, SIGNALS, Signal, UNSEEN,
+    BULK, DELEGATIONS, DENIALS, DRIFT, FREQUENCY, OFF_HOURS, Observation, SIGNALS, Signal, UNSEEN,
 };
 
 impl Breaker {
     /// Whether the baseline has seen enough to score against.
     fn scored(&self, cfg: &BreakerConfig) -> bool {
-        self.calibrated_at.is_some() || self.rate.n >= u64::from(cfg.min_windows_before_scoring)
+        self.anchor.is_some() || self.rate.n >= u64::from(cfg.min_windows_before_scoring)
     }
 
     /// Score an observation (after its window and shares are updated):
-    /// fills `fx`'s severities and score, returns the score and the strongest
-    /// signal.
+    /// fills `fx`'s severities, score and drift explanation; returns the
+    /// score and the strongest signal.
     pub(super) fn score(
         &self,
         cfg: &BreakerConfig,
@@ -33,67 +33,97 @@ impl Breaker {
             if !self.types.contains(fp) {
                 sev[UNSEEN] = cfg.unseen_type_severity;
             }
-            sev[OFF_HOURS] = self.off_hours(cfg, now);
+            sev[OFF_HOURS] = self.off_hours(cfg);
             sev[BULK] = self.bulk(cfg, obs.data_count);
             sev[DENIALS] = self.denials(cfg);
             sev[DELEGATIONS] = self.delegation_churn(cfg);
+            sev[DRIFT] = self.drift_signal(cfg, fx);
         }
         combine(cfg, &sev, fx)
     }
 
-    /// Score only the refusal share (after an outcome report).
+    /// Score the refusal share and drift only (after an outcome report).
     pub(super) fn score_refusals(&self, cfg: &BreakerConfig, fx: &mut Effects) -> (u8, Signal) {
         let mut sev = [0u8; SIGNALS.len()];
         if self.scored(cfg) {
             sev[DENIALS] = self.denials(cfg);
+            sev[DRIFT] = self.drift_signal(cfg, fx);
         }
         combine(cfg, &sev, fx)
     }
 
-    /// z-score of a sliding-window estimate of the current rate against
-    /// the per-window baseline.
+    /// z-score of a sliding-window estimate of the current rate against the
+    /// window's baseline (its season slot's, once trusted).
     fn frequency(&self, cfg: &BreakerConfig, now: Timestamp) -> u8 {
-        let into = elapsed(now, self.window_start) as f64 / cfg.window_ms as f64;
-        let est = f64::from(self.window_count) + f64::from(self.prev_window_count) * (1.0 - into);
-        let z = (est - self.rate.mean) / self.rate_sd;
+        // The estimate, in window units: `count + prev · (1 − into)` with
+        // `into` the fraction of the window gone; kept multiplied by the
+        // window's length so the common case (no spike) needs no division.
+        let w = to_f64(cfg.window_ms);
+        let left = w - to_f64(elapsed(now, self.window_start));
+        let excess_w = f64::from(self.window_count) * w + f64::from(self.prev_window_count) * left
+            - self.base_mean * w;
+        // Below `spike_z` deviations the severity is 0.
+        if excess_w <= cfg.spike_z * self.base_sd * w {
+            return 0;
+        }
+        let z = excess_w / w / self.base_sd;
         severity((z - cfg.spike_z) * cfg.spike_slope).min(cfg.spike_max)
     }
 
-    /// This hour's share of activity, against a uniform day's (1/24). Only
-    /// once the profile has watched a whole day: after a one-hour
-    /// calibration every other hour would look unusual.
-    fn off_hours(&self, cfg: &BreakerConfig, now: Timestamp) -> u8 {
-        let total = self.hours_total;
-        let watched_until = self.calibrated_at.unwrap_or(now);
-        if total < cfg.off_hours_min_actions
-            || total == 0
-            || elapsed(watched_until, self.calibration_started) < 86_400_000
-        {
+    /// A trusted season slot whose baseline rate is under `off_hours_share`
+    /// of the average over all slots.
+    fn off_hours(&self, cfg: &BreakerConfig) -> u8 {
+        let s = self.profile.slot(self.window_slot);
+        if s.rate_n < cfg.slot_min_windows {
             return 0;
         }
-        let here = self
-            .hours
-            .get(usize::from(now.hour()))
-            .copied()
-            .unwrap_or(0);
-        let share = f64::from(here) / total as f64 * 24.0;
-        if share >= cfg.off_hours_share {
+        // The week's mean rate: weekday slots stand for 5 days, weekend ones 2.
+        let avg = self.profile.rate_sum / (7.0 * 24.0);
+        let low = cfg.off_hours_share * avg;
+        let here = f64::from(s.rate_mean);
+        if here >= low || low <= 0.0 {
             return 0;
         }
-        severity(f64::from(cfg.off_hours_max) * (1.0 - share / cfg.off_hours_share))
+        severity(f64::from(cfg.off_hours_max) * (1.0 - here / low))
     }
 
-    /// z-score of `data_count` against the per-action baseline.
+    /// The data-volume baseline for the window's slot: mean and standard
+    /// deviation (with its floor).
+    pub(super) fn data_baseline(&self, cfg: &BreakerConfig) -> (f64, f64) {
+        let s = self.profile.slot(self.window_slot);
+        if s.data_n >= cfg.slot_min_actions {
+            let m = f64::from(s.data_mean);
+            let floor = cfg.data_sd_floor_base + cfg.data_sd_floor_linear * m;
+            let v = self.profile.data_rel_var;
+            let sd = if v > 0.0 { v.sqrt() * (m + 1.0) } else { 0.0 };
+            (m, if sd > floor { sd } else { floor })
+        } else {
+            let m = self.data.mean;
+            (
+                m,
+                self.data
+                    .sd_floor(cfg.data_sd_floor_base + cfg.data_sd_floor_linear * m),
+            )
+        }
+    }
+
+    /// z-score of `data_count` against the slot's data baseline.
     fn bulk(&self, cfg: &BreakerConfig, data_count: u64) -> u8 {
-        let dm = self.data.mean;
-        let x = data_count as f64;
-        let floor = cfg.data_sd_floor_base + cfg.data_sd_floor_linear * dm;
+        let s = self.profile.slot(self.window_slot);
+        let m = if s.data_n >= cfg.slot_min_actions {
+            f64::from(s.data_mean)
+        } else {
+            self.data.mean
+        };
+        let x = to_f64(data_count);
         // The standard deviation is at least the floor, so below this the
         // z-score cannot pass `bulk_z`: skip the square root.
-        if x - dm <= cfg.bulk_z * floor {
+        let floor = cfg.data_sd_floor_base + cfg.data_sd_floor_linear * m;
+        if x - m <= cfg.bulk_z * floor {
             return 0;
         }
-        let z = (x - dm) / self.data.sd_floor(floor);
+        let (m, sd) = self.data_baseline(cfg);
+        let z = (x - m) / sd;
         severity((z - cfg.bulk_z) * cfg.bulk_slope).min(cfg.bulk_max)
     }
 
@@ -108,22 +138,42 @@ impl Breaker {
         )
         .min(cfg.delegation_max)
     }
+
+    /// `drift_severity` while the baseline has drifted past `drift_ratio`
+    /// (checked as each window closes), with the explanation recorded in
+    /// `fx`.
+    fn drift_signal(&self, cfg: &BreakerConfig, fx: &mut Effects) -> u8 {
+        if !self.drifting {
+            return 0;
+        }
+        fx.drift = self.drift_now(cfg);
+        if fx.drift.is_some() {
+            cfg.drift_severity
+        } else {
+            0
+        }
+    }
 }
 
 /// The combined score: the strongest signal plus `second_signal_share` of
 /// the next, capped at 100. Records reportable severities in `fx`.
 fn combine(cfg: &BreakerConfig, sev: &[u8; SIGNALS.len()], fx: &mut Effects) -> (u8, Signal) {
     let (mut s1, mut s2, mut top) = (0u8, 0u8, Signal::FrequencySpike);
-    for ((s, sig), out) in sev.iter().zip(SIGNALS).zip(fx.severities.iter_mut()) {
-        if *s > s1 {
+    // The common case: nothing at all.
+    if sev.iter().all(|s| *s == 0) {
+        fx.score = 0;
+        return (0, top);
+    }
+    for ((&s, sig), out) in sev.iter().zip(SIGNALS).zip(fx.severities.iter_mut()) {
+        if s > s1 {
             s2 = s1;
-            s1 = *s;
+            s1 = s;
             top = sig;
-        } else if *s > s2 {
-            s2 = *s;
+        } else if s > s2 {
+            s2 = s;
         }
-        if *s >= cfg.report_severity {
-            *out = *s;
+        if s >= cfg.report_severity {
+            *out = s;
         }
     }
     let score = severity(f64::from(s1) + f64::from(s2) * cfg.second_signal_share);

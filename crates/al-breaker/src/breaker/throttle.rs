@@ -10,7 +10,7 @@ impl Breaker {
     /// GCRA emission interval in THROTTLE: the window divided by the
     /// admitted rate (a fraction of the baseline, at least one per window).
     fn emission_interval_ms(&self, cfg: &BreakerConfig) -> u64 {
-        let per_window = self.rate.mean * cfg.throttle_fraction;
+        let per_window = self.base_mean * cfg.throttle_fraction;
         let per_window = if per_window > 1.0 { per_window } else { 1.0 };
         let t = cfg.window_ms as f64 / per_window;
         if t < 1.0 { 1 } else { t as u64 }

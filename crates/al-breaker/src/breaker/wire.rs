@@ -7,34 +7,37 @@
 //! way in. Text formats (JSON, YAML) carry it as one base64 string; binary
 //! serde formats as bytes.
 //!
-//! Layout (all integers little-endian; `f64` as IEEE 754 bits; times as
-//! signed milliseconds since the Unix epoch):
+//! Layout, version 2 (integers little-endian; `f64`/`f32` as IEEE 754
+//! bits; times as signed milliseconds since the Unix epoch; a flag byte is
+//! 0 or 1):
 //!
 //! | field | bytes |
 //! |---|---|
-//! | format version (1) | 1 |
+//! | format version (2) | 1 |
 //! | state (0 CALIBRATING … 5 KILLED) | 1 |
-//! | reason (0 none, 1 + [`Reason`] tag) and its signal | 2 |
+//! | reason (0 none, 1 + `Reason` tag) and its signal index | 2 |
 //! | since, last_now, calibration_started | 3 × 8 |
-//! | calibrated_at (flag byte, then time) | 1 + 8 |
-//! | calibration_actions | 8 |
-//! | window_start; window_count, prev_window_count (u32) | 8 + 2 × 4 |
-//! | rate (n u64, mean, var), rate_sd | 24 + 8 |
-//! | data (n, mean, var) | 24 |
-//! | refusals, delegations (n u64, mean) | 2 × 16 |
-//! | refusal_share, delegation_share | 2 × 8 |
-//! | hours (24 × u32), hours_total (u64) | 96 + 8 |
-//! | last_hot, gcra_tat | 2 × 8 |
-//! | known types: count (u8), then each fingerprint (u64, increasing) | 1 + 8 n |
+//! | calibration_actions (u64) | 8 |
+//! | anchor: kind (0 none, 1 calibration, 2 accepted), at, rate, data flag, data, denials; drifting flag | 1 + 8 + 8 + 1 + 8 + 8 + 1 |
+//! | window_start; window_count, prev_window_count (u32); base_mean, base_sd | 8 + 2 × 4 + 2 × 8 |
+//! | all-hours rate and data (n u64, mean, var) | 2 × 24 |
+//! | 48 slots: rate_n, data_n (u16), rate_mean, rate_var, data_mean (f32) | 48 × 16 |
+//! | rate_sum, mask (u64, 48 bits), mask_rate, mask_rate_data, data_rel_var | 5 × 8 |
+//! | refusals, delegations (n u64, mean); refusal_share, delegation_share | 2 × 16 + 2 × 8 |
+//! | known types: count (u8, ≤ 48), then each fingerprint (u64, increasing) | 1 + 8 n |
+//! | last_hot; quiet_actions (u32); last_deescalation (flag, time); gcra_tat | 8 + 4 + 9 + 8 |
+//!
+//! 1 037 + 8 n bytes: at most 1 421 (1 896 characters of base64).
 
 use al_types::Timestamp;
 
-use super::{Breaker, KnownTypes};
+use super::profile::{SLOTS, Slot};
+use super::{Anchor, Breaker, KnownTypes, LastType, Profile, slot_end, slot_of};
 use crate::error::BreakerError;
 use crate::stats::{Share, Stat};
-use crate::types::{Reason, SIGNALS, Signal, State};
+use crate::types::{AnchorKind, Reason, SIGNALS, Signal, State};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 const STATES: [State; 6] = [
     State::Calibrating,
@@ -58,6 +61,7 @@ fn reason_code(r: Option<Reason>) -> [u8; 2] {
         Some(Reason::OperatorResume) => [6, 0],
         Some(Reason::OperatorKill) => [7, 0],
         Some(Reason::OperatorRecalibrate) => [8, 0],
+        Some(Reason::OperatorAcceptedDrift) => [9, 0],
     }
 }
 
@@ -73,6 +77,7 @@ fn reason_from(code: [u8; 2]) -> Option<Option<Reason>> {
         6 => Some(Reason::OperatorResume),
         7 => Some(Reason::OperatorKill),
         8 => Some(Reason::OperatorRecalibrate),
+        9 => Some(Reason::OperatorAcceptedDrift),
         _ => return None,
     };
     if tag != 3 && sig != 0 {
@@ -87,8 +92,14 @@ impl Writer {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f32(&mut self, v: f32) {
+        self.u32(v.to_bits());
     }
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
@@ -132,8 +143,27 @@ impl Reader<'_> {
     fn u8(&mut self, field: &str) -> Result<u8, BreakerError> {
         Ok(self.take::<1>(field)?[0])
     }
+    fn u16(&mut self, field: &str) -> Result<u16, BreakerError> {
+        Ok(u16::from_le_bytes(self.take(field)?))
+    }
     fn u32(&mut self, field: &str) -> Result<u32, BreakerError> {
         Ok(u32::from_le_bytes(self.take(field)?))
+    }
+    /// A finite, non-negative `f32`.
+    fn f32(&mut self, field: &str) -> Result<f32, BreakerError> {
+        let v = f32::from_bits(self.u32(field)?);
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(corrupt(format!("`{field}` is out of range: {v}")))
+        }
+    }
+    fn flag(&mut self, field: &str) -> Result<bool, BreakerError> {
+        match self.u8(field)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(corrupt(format!("`{field}` flag is not 0 or 1"))),
+        }
     }
     fn u64(&mut self, field: &str) -> Result<u64, BreakerError> {
         Ok(u64::from_le_bytes(self.take(field)?))
@@ -172,7 +202,7 @@ impl Breaker {
     /// states give equal bytes.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::with_capacity(320 + 8 * usize::from(self.types.len())));
+        let mut w = Writer(Vec::with_capacity(1037 + 8 * usize::from(self.types.len())));
         w.u8(VERSION);
         w.u8(u8::try_from(STATES.iter().position(|s| *s == self.state).unwrap_or(0)).unwrap_or(0));
         for b in reason_code(self.reason) {
@@ -181,29 +211,53 @@ impl Breaker {
         w.time(self.since);
         w.time(self.last_now);
         w.time(self.calibration_started);
-        w.u8(u8::from(self.calibrated_at.is_some()));
-        w.time(self.calibrated_at.unwrap_or(Timestamp::UNIX_EPOCH));
         w.u64(self.calibration_actions);
+        let a = self.anchor;
+        w.u8(match a.map(|a| a.kind) {
+            None => 0,
+            Some(AnchorKind::Calibration) => 1,
+            Some(AnchorKind::Accepted) => 2,
+        });
+        w.time(a.map_or(Timestamp::UNIX_EPOCH, |a| a.at));
+        w.f64(a.map_or(0.0, |a| a.rate));
+        let data = a.and_then(|a| a.data);
+        w.u8(u8::from(data.is_some()));
+        w.f64(data.unwrap_or(0.0));
+        w.f64(a.map_or(0.0, |a| a.denials));
+        w.u8(u8::from(self.drifting));
         w.time(self.window_start);
         w.u32(self.window_count);
         w.u32(self.prev_window_count);
+        w.f64(self.base_mean);
+        w.f64(self.base_sd);
         w.stat(&self.rate);
-        w.f64(self.rate_sd);
         w.stat(&self.data);
+        let p = &self.profile;
+        for s in &p.slots {
+            w.u16(s.rate_n);
+            w.u16(s.data_n);
+            w.f32(s.rate_mean);
+            w.f32(s.rate_var);
+            w.f32(s.data_mean);
+        }
+        w.f64(p.rate_sum);
+        w.u64(p.mask);
+        w.f64(p.mask_rate);
+        w.f64(p.mask_rate_data);
+        w.f64(p.data_rel_var);
         w.share(&self.refusals);
         w.share(&self.delegations);
         w.f64(self.refusal_share);
         w.f64(self.delegation_share);
-        for h in self.hours {
-            w.u32(h);
-        }
-        w.u64(self.hours_total);
-        w.time(self.last_hot);
-        w.time(self.gcra_tat);
         w.u8(self.types.len());
         for fp in self.types.as_slice() {
             w.u64(*fp);
         }
+        w.time(self.last_hot);
+        w.u32(self.quiet_actions);
+        w.u8(u8::from(self.last_deescalation.is_some()));
+        w.time(self.last_deescalation.unwrap_or(Timestamp::UNIX_EPOCH));
+        w.time(self.gcra_tat);
         w.0
     }
 
@@ -226,44 +280,75 @@ impl Breaker {
         let since = r.time("since")?;
         let last_now = r.time("last_now")?;
         let calibration_started = r.time("calibration_started")?;
-        let calibrated = r.u8("calibrated_at")?;
-        let calibrated_time = r.time("calibrated_at")?;
-        let calibrated_at = match calibrated {
-            0 => None,
-            1 => Some(calibrated_time),
-            _ => return Err(corrupt("`calibrated_at` flag is not 0 or 1")),
-        };
         let calibration_actions = r.u64("calibration_actions")?;
+        let kind = match r.u8("anchor")? {
+            0 => None,
+            1 => Some(AnchorKind::Calibration),
+            2 => Some(AnchorKind::Accepted),
+            _ => return Err(corrupt("`anchor` kind is not 0, 1 or 2")),
+        };
+        let at = r.time("anchor.at")?;
+        let rate = r.f64("anchor.rate", 0.0, f64::MAX)?;
+        let has_data = r.flag("anchor.data")?;
+        let data = r.f64("anchor.data", 0.0, f64::MAX)?;
+        let denials = r.f64("anchor.denials", 0.0, 1.0)?;
+        let drifting = r.flag("drifting")?;
+        let anchor = kind.map(|kind| Anchor {
+            at,
+            kind,
+            rate,
+            data: has_data.then_some(data),
+            denials,
+        });
         let window_start = r.time("window_start")?;
         let window_count = r.u32("window_count")?;
         let prev_window_count = r.u32("prev_window_count")?;
+        let base_mean = r.f64("base_mean", 0.0, f64::MAX)?;
+        let base_sd = r.f64("base_sd", f64::MIN_POSITIVE, f64::MAX)?;
         let rate = r.stat("rate")?;
-        let rate_sd = r.f64("rate_sd", f64::MIN_POSITIVE, f64::MAX)?;
         let data = r.stat("data")?;
+        let mut slots = [Slot::default(); SLOTS];
+        for s in &mut slots {
+            *s = Slot {
+                rate_n: r.u16("slot.rate_n")?,
+                data_n: r.u16("slot.data_n")?,
+                rate_mean: r.f32("slot.rate_mean")?,
+                rate_var: r.f32("slot.rate_var")?,
+                data_mean: r.f32("slot.data_mean")?,
+            };
+        }
+        let rate_sum = r.f64("rate_sum", -f64::MAX, f64::MAX)?;
+        let mask = r.u64("mask")?;
+        if mask >> SLOTS != 0 {
+            return Err(corrupt("`mask` names a slot past 48"));
+        }
+        let profile = Profile {
+            slots,
+            rate_sum,
+            mask,
+            mask_rate: r.f64("mask_rate", -f64::MAX, f64::MAX)?,
+            mask_rate_data: r.f64("mask_rate_data", -f64::MAX, f64::MAX)?,
+            data_rel_var: r.f64("data_rel_var", 0.0, f64::MAX)?,
+        };
         let refusals = r.share("refusals")?;
         let delegations = r.share("delegations")?;
         let refusal_share = r.f64("refusal_share", 0.0, 1.0)?;
         let delegation_share = r.f64("delegation_share", 0.0, 1.0)?;
-        let mut hours = [0u32; 24];
-        for h in &mut hours {
-            *h = r.u32("hours")?;
-        }
-        let hours_total = r.u64("hours_total")?;
-        if hours_total != hours.iter().map(|&h| u64::from(h)).sum::<u64>() {
-            return Err(corrupt("`hours_total` is not the sum of `hours`"));
-        }
-        let last_hot = r.time("last_hot")?;
-        let gcra_tat = r.time("gcra_tat")?;
         let n = usize::from(r.u8("types")?);
         let mut fps = [0u64; super::known::MAX_KNOWN];
         let slots = fps
             .get_mut(..n)
-            .ok_or_else(|| corrupt("`types` holds more than 64 fingerprints"))?;
+            .ok_or_else(|| corrupt("`types` holds more than 48 fingerprints"))?;
         for fp in slots.iter_mut() {
             *fp = r.u64("types")?;
         }
         let types = KnownTypes::from_sorted(slots)
             .ok_or_else(|| corrupt("`types` is not strictly increasing"))?;
+        let last_hot = r.time("last_hot")?;
+        let quiet_actions = r.u32("quiet_actions")?;
+        let has_deescalation = r.flag("last_deescalation")?;
+        let deescalation = r.time("last_deescalation")?;
+        let gcra_tat = r.time("gcra_tat")?;
         if !r.rest.is_empty() {
             return Err(corrupt(format!("{} bytes after the end", r.rest.len())));
         }
@@ -274,21 +359,27 @@ impl Breaker {
             last_now,
             calibration_started,
             calibration_actions,
-            calibrated_at,
+            anchor,
+            drifting,
             window_start,
+            window_slot: slot_of(window_start),
+            slot_end: slot_end(window_start),
             window_count,
             prev_window_count,
+            base_mean,
+            base_sd,
             rate,
-            rate_sd,
             data,
+            profile,
             refusals,
             delegations,
             refusal_share,
             delegation_share,
-            hours,
-            hours_total,
             types,
+            last_type: LastType::default(),
             last_hot,
+            quiet_actions,
+            last_deescalation: has_deescalation.then_some(deescalation),
             gcra_tat,
         })
     }
@@ -298,7 +389,7 @@ impl serde::Serialize for Breaker {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let bytes = self.to_bytes();
         if s.is_human_readable() {
-            s.serialize_str(&base64::encode(&bytes))
+            s.serialize_str(&super::base64::encode(&bytes))
         } else {
             s.serialize_bytes(&bytes)
         }
@@ -314,7 +405,7 @@ impl<'de> serde::Deserialize<'de> for Breaker {
                 f.write_str("breaker state (base64 text or bytes)")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Breaker, E> {
-                let bytes = base64::decode(s)
+                let bytes = super::base64::decode(s)
                     .ok_or_else(|| E::custom("invalid breaker state: not canonical base64"))?;
                 Breaker::from_bytes(&bytes).map_err(E::custom)
             }
@@ -326,88 +417,6 @@ impl<'de> serde::Deserialize<'de> for Breaker {
             d.deserialize_str(V)
         } else {
             d.deserialize_bytes(V)
-        }
-    }
-}
-
-/// Standard base64 (RFC 4648 §4) with padding; decoding accepts only the
-/// canonical encoding, so one state has one text.
-mod base64 {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    fn sym(i: u32) -> char {
-        char::from(ALPHABET.get((i & 63) as usize).copied().unwrap_or(b'='))
-    }
-
-    pub fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-            let v = b(0) << 16 | b(1) << 8 | b(2);
-            out.push(sym(v >> 18));
-            out.push(sym(v >> 12));
-            out.push(if chunk.len() > 1 { sym(v >> 6) } else { '=' });
-            out.push(if chunk.len() > 2 { sym(v) } else { '=' });
-        }
-        out
-    }
-
-    fn value(c: u8) -> Option<u32> {
-        ALPHABET.iter().position(|&a| a == c).map(|p| p as u32)
-    }
-
-    pub fn decode(text: &str) -> Option<Vec<u8>> {
-        let s = text.as_bytes();
-        if !s.len().is_multiple_of(4) {
-            return None;
-        }
-        let mut out = Vec::with_capacity(s.len() / 4 * 3);
-        let quads = s.len() / 4;
-        for (i, q) in s.chunks(4).enumerate() {
-            let last = i + 1 == quads;
-            let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
-            if pad > 2 || (pad > 0 && !last) {
-                return None;
-            }
-            let mut v = 0u32;
-            for &c in q.iter().take(4 - pad) {
-                v = v << 6 | value(c)?;
-            }
-            v <<= 6 * pad as u32;
-            let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
-            // Canonical: the bits a padded quad drops must be zero.
-            let keep = 3 - pad;
-            if bytes.iter().skip(keep).any(|&b| b != 0) {
-                return None;
-            }
-            out.extend(bytes.iter().take(keep));
-        }
-        Some(out)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn rfc4648_vectors_and_strictness() {
-            for (raw, text) in [
-                ("", ""),
-                ("f", "Zg=="),
-                ("fo", "Zm8="),
-                ("foo", "Zm9v"),
-                ("foob", "Zm9vYg=="),
-                ("fooba", "Zm9vYmE="),
-                ("foobar", "Zm9vYmFy"),
-            ] {
-                assert_eq!(encode(raw.as_bytes()), text);
-                assert_eq!(decode(text).unwrap(), raw.as_bytes());
-            }
-            for bad in ["Zg", "Zh==", "Zg=a", "Z===", "Zg==Zg==", "Zm9v\n", "Zm-v"] {
-                assert_eq!(decode(bad), None, "{bad}");
-            }
-            let all: Vec<u8> = (0..=255).collect();
-            assert_eq!(decode(&encode(&all)).unwrap(), all);
         }
     }
 }

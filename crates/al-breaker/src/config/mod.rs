@@ -2,11 +2,11 @@
 //! default and the reason for it, validated once on the way in (by the
 //! builder and by deserialisation alike).
 
-use std::fmt::Display;
-
 use serde::{Deserialize, Serialize};
 
 use crate::BreakerError;
+
+mod validate;
 
 const MINUTE: u64 = 60_000;
 const HOUR: u64 = 60 * MINUTE;
@@ -104,9 +104,9 @@ config! {
     /// Score that escalates to HALT. Default 90: two strong signals at
     /// once; rate alone (capped at `spike_max`) never halts.
     halt_score: u8 = 90;
-    /// Points below the current level's threshold that still count as hot
-    /// (and restart the quiet period). Default 10, so a score hovering just
-    /// under the threshold does not step down and up again.
+    /// Points below `warn_score` that still count as hot (and restart the
+    /// quiet period), in WARN and in THROTTLE alike. Default 10, so a score
+    /// hovering just under the threshold does not step down and up again.
     hysteresis: u8 = 10;
     /// Time without a hot score before WARN or THROTTLE steps down one level,
     /// in ms (1 ms – 30 days). Default 15 minutes.
@@ -122,7 +122,7 @@ config! {
 
     // --- Learning.
     /// Weight of each new sample in a baseline after calibration, in
-    /// MONITORING only, (0, ½]. Default 1/256: the baseline follows slow
+    /// MONITORING only, [2⁻¹⁶, ½]. Default 1/256: the baseline follows slow
     /// change over hours to days, and an attacker cannot walk it from WARN
     /// or above, where it does not learn.
     adapt_weight: f64 = 1.0 / 256.0;
@@ -130,9 +130,64 @@ config! {
     /// (0, 1]. Default 1/16: a share reflects roughly the last 16 actions,
     /// quick enough to catch probing, slow enough that one denial is noise.
     share_weight: f64 = 1.0 / 16.0;
-    /// Activity counted in the hour-of-day profile before it is halved, so
-    /// it keeps adapting (100 – 2^40). Default 2^20 actions.
-    hour_profile_cap: u64 = 1 << 20;
+
+    // --- Seasons.
+    /// Rate windows a season slot (hour of day × weekday/weekend, UTC) must
+    /// have learned before its own rate baseline is used (1 – 65 535);
+    /// until then the all-hours baseline is. Default 60: an hour of
+    /// observation in that slot (a 7-day calibration gives every slot at
+    /// least 120).
+    slot_min_windows: u16 = 60;
+    /// Actions a slot must have learned before its own data-volume baseline
+    /// is used (1 – 65 535). Default 20: enough for a mean.
+    slot_min_actions: u16 = 20;
+    /// Weight of each action in its slot's data-volume baseline after
+    /// calibration, [2⁻¹⁶, ½]. Default 1/64: a quiet night slot sees a few
+    /// dozen actions a day and must still follow (and let the drift signal
+    /// see) a change within days; the rate slots learn at `adapt_weight`.
+    slot_data_weight: f64 = 1.0 / 64.0;
+
+    // --- No flapping.
+    /// Scored actions in a row without a hot score that let a quiet period
+    /// end (0 – 1 000 000). Default 50: a prober whose hot actions come one in
+    /// five almost never gets 50 quiet ones in a row (0.8⁵⁰ ≈ 10⁻⁵), while an
+    /// agent that tried one new tool does within minutes.
+    quiet_actions: u32 = 50;
+    /// Without `quiet_actions` quiet actions, the quiet period lasts this
+    /// long instead, in ms (0 – 30 days). Default 4 hours: an agent too idle
+    /// to count (or silent) still steps down, but a slow prober's gaps
+    /// between probes do not pass for quiet.
+    idle_quiet_ms: u64 = 4 * HOUR;
+    /// Least time in WARN or THROTTLE before stepping down, in ms (0 – 30
+    /// days). Default 1 hour: a steady attack settles instead of leaving
+    /// and re-entering the state every quiet period.
+    min_dwell_ms: u64 = HOUR;
+    /// Least time between two quiet-period step-downs, in ms (0 – 30
+    /// days). Default 24 hours: at most one step down in any 24 hours, so
+    /// an agent makes at most 3 + 2 = 5 anomaly and timer transitions in
+    /// any 24 hours (see the crate docs for the bound).
+    deescalation_interval_ms: u64 = DAY;
+
+    // --- Drift against the anchor.
+    /// A baseline this many times its anchored value (each plus its floor)
+    /// is reported as drift, [1.5, 1e6]. Default 3: organic growth of ×2 a
+    /// month passes (with room for the seasons' lag), a threefold change in
+    /// rate, data per action or denial share is reported.
+    drift_ratio: f64 = 3.0;
+    /// Severity of the drift signal, 0 – 100. Default 50: above
+    /// `warn_score`, below `throttle_score`: drift is reported (WARN) and
+    /// explained, never enforced on its own.
+    drift_severity: u8 = 50;
+    /// Floor added to both sides of the rate ratio, in actions per window,
+    /// > 0. Default 0.5: a near-idle agent waking up is not a ×100 drift.
+    drift_rate_floor: f64 = 0.5;
+    /// Floor added to both sides of the data ratio, in records per action,
+    /// > 0. Default 1: an agent touching nothing that starts touching three
+    /// records is not a drift.
+    drift_data_floor: f64 = 1.0;
+    /// Floor added to both sides of the denial-share ratio, > 0. Default
+    /// 0.05 (with a 2 % baseline, drift at a share of about 16 %).
+    drift_denial_floor: f64 = 0.05;
 
     // --- Combining signals and reporting.
     /// An observation's score is its strongest signal plus this share of
@@ -170,19 +225,18 @@ config! {
     /// Default 45: above `warn_score`, so a new type is reported (WARN) but
     /// never enforced on its own.
     unseen_type_severity: u8 = 45;
-    /// Action types remembered per agent (0 – 64). Default 32. The set is
-    /// exact (64-bit SipHash fingerprints); once full, further new types stay
-    /// unseen, which is reported, never silently treated as familiar.
+    /// Action types remembered per agent (0 – 48; 48 keeps the serialised
+    /// state under 2 KiB even as text). Default 32. The set is exact (64-bit
+    /// SipHash fingerprints); once full, further new types stay unseen,
+    /// which is reported, never silently treated as familiar.
     max_known_types: u8 = 32;
 
     // --- Off-hours.
-    /// Actions in the hour-of-day profile before the off-hours signal
-    /// scores. Default 100: fewer say nothing about a rhythm.
-    off_hours_min_actions: u64 = 100;
-    /// An hour counts as off-hours when its share of activity is below this
-    /// fraction of a uniform day's share (1/24), (0, 1]. Default ¼.
+    /// A season slot counts as off-hours when its baseline rate is below
+    /// this fraction of the average over all slots, (0, 1]. Default ¼. Only
+    /// slots with a trusted baseline (`slot_min_windows`) are judged.
     off_hours_share: f64 = 0.25;
-    /// Highest severity of the off-hours signal (an hour with no history),
+    /// Highest severity of the off-hours signal (a slot with no activity),
     /// 0 – 100. Default 40: off-hours activity alone is reported, never
     /// enforced.
     off_hours_max: u8 = 40;
@@ -230,207 +284,5 @@ impl BreakerConfig {
     #[must_use]
     pub fn builder() -> BreakerConfigBuilder {
         BreakerConfigBuilder::default()
-    }
-}
-
-fn check(
-    ok: bool,
-    field: &'static str,
-    expected: &'static str,
-    found: impl Display,
-) -> Result<(), BreakerError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(BreakerError::InvalidConfig {
-            field,
-            expected,
-            found: found.to_string(),
-        })
-    }
-}
-
-/// `x` is finite and in `[lo, hi]` (`lo_open`: excluding `lo`).
-fn in_range(x: f64, lo: f64, lo_open: bool, hi: f64) -> bool {
-    x.is_finite() && x <= hi && if lo_open { x > lo } else { x >= lo }
-}
-
-impl BreakerConfigBuilder {
-    /// Validate and build.
-    ///
-    /// # Errors
-    /// [`BreakerError::InvalidConfig`] naming the first bad field.
-    pub fn build(self) -> Result<BreakerConfig, BreakerError> {
-        let c = self.0;
-        check(
-            (1_000..=DAY).contains(&c.window_ms),
-            "window_ms",
-            "between 1000 and 86400000",
-            c.window_ms,
-        )?;
-        check(
-            c.max_idle_windows <= 100_000,
-            "max_idle_windows",
-            "at most 100000",
-            c.max_idle_windows,
-        )?;
-        check(c.warn_score > 0, "warn_score", "above 0", c.warn_score)?;
-        check(
-            c.throttle_score > c.warn_score,
-            "throttle_score",
-            "above `warn_score`",
-            c.throttle_score,
-        )?;
-        check(
-            c.halt_score > c.throttle_score && c.halt_score <= 100,
-            "halt_score",
-            "above `throttle_score` and at most 100",
-            c.halt_score,
-        )?;
-        check(
-            c.hysteresis < c.warn_score,
-            "hysteresis",
-            "below `warn_score`",
-            c.hysteresis,
-        )?;
-        check(
-            (1..=30 * DAY).contains(&c.quiet_period_ms),
-            "quiet_period_ms",
-            "between 1 and 2592000000",
-            c.quiet_period_ms,
-        )?;
-        check(
-            in_range(c.throttle_fraction, 0.0, true, 1.0),
-            "throttle_fraction",
-            "in (0, 1]",
-            c.throttle_fraction,
-        )?;
-        check(
-            (1..=10_000).contains(&c.throttle_burst),
-            "throttle_burst",
-            "between 1 and 10000",
-            c.throttle_burst,
-        )?;
-        check(
-            in_range(c.adapt_weight, 0.0, true, 0.5),
-            "adapt_weight",
-            "in (0, 0.5]",
-            c.adapt_weight,
-        )?;
-        check(
-            in_range(c.share_weight, 0.0, true, 1.0),
-            "share_weight",
-            "in (0, 1]",
-            c.share_weight,
-        )?;
-        check(
-            (100..=1 << 40).contains(&c.hour_profile_cap),
-            "hour_profile_cap",
-            "between 100 and 2^40",
-            c.hour_profile_cap,
-        )?;
-        check(
-            in_range(c.second_signal_share, 0.0, false, 1.0),
-            "second_signal_share",
-            "in [0, 1]",
-            c.second_signal_share,
-        )?;
-        check(
-            (1..=100).contains(&c.report_severity),
-            "report_severity",
-            "between 1 and 100",
-            c.report_severity,
-        )?;
-        for (field, z) in [("spike_z", c.spike_z), ("bulk_z", c.bulk_z)] {
-            check(in_range(z, 0.0, false, 1e6), field, "in [0, 1e6]", z)?;
-        }
-        for (field, s) in [
-            ("spike_slope", c.spike_slope),
-            ("bulk_slope", c.bulk_slope),
-            ("denial_slope", c.denial_slope),
-            ("delegation_slope", c.delegation_slope),
-        ] {
-            check(in_range(s, 0.0, true, 1e6), field, "in (0, 1e6]", s)?;
-        }
-        for (field, m) in [
-            ("spike_max", c.spike_max),
-            ("unseen_type_severity", c.unseen_type_severity),
-            ("off_hours_max", c.off_hours_max),
-            ("bulk_max", c.bulk_max),
-            ("delegation_max", c.delegation_max),
-        ] {
-            check(m <= 100, field, "at most 100", m)?;
-        }
-        for (field, b) in [
-            ("rate_sd_floor_base", c.rate_sd_floor_base),
-            ("data_sd_floor_base", c.data_sd_floor_base),
-        ] {
-            // Divides: must stay away from zero.
-            check(in_range(b, 1e-3, false, 1e6), field, "in [0.001, 1e6]", b)?;
-        }
-        for (field, k) in [
-            ("rate_sd_floor_sqrt", c.rate_sd_floor_sqrt),
-            ("rate_sd_floor_linear", c.rate_sd_floor_linear),
-            ("data_sd_floor_linear", c.data_sd_floor_linear),
-        ] {
-            check(in_range(k, 0.0, false, 1e6), field, "in [0, 1e6]", k)?;
-        }
-        check(
-            c.max_known_types <= 64,
-            "max_known_types",
-            "at most 64",
-            c.max_known_types,
-        )?;
-        check(
-            in_range(c.off_hours_share, 0.0, true, 1.0),
-            "off_hours_share",
-            "in (0, 1]",
-            c.off_hours_share,
-        )?;
-        for (field, m) in [
-            ("denial_margin", c.denial_margin),
-            ("delegation_margin", c.delegation_margin),
-        ] {
-            check(in_range(m, 0.0, false, 1.0), field, "in [0, 1]", m)?;
-        }
-        Ok(c)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use al_types::ErrorCode;
-
-    #[test]
-    fn defaults_validate_and_round_trip() {
-        let d = BreakerConfig::default();
-        assert_eq!(BreakerConfig::builder().build().unwrap(), d);
-        let j = serde_json::to_string(&d).unwrap();
-        assert_eq!(serde_json::from_str::<BreakerConfig>(&j).unwrap(), d);
-        assert_eq!(serde_json::from_str::<BreakerConfig>("{}").unwrap(), d);
-    }
-
-    #[test]
-    fn deserialisation_validates_and_names_the_field() {
-        let e = serde_json::from_str::<BreakerConfig>(r#"{"window_ms": 0}"#).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("`window_ms` must be between 1000 and 86400000, found `0`"),
-            "{e}"
-        );
-        let e = serde_json::from_str::<BreakerConfig>(r#"{"windw_ms": 60000}"#).unwrap_err();
-        assert!(e.to_string().contains("windw_ms"), "{e}");
-        let e = BreakerConfig::builder()
-            .rate_sd_floor_base(0.0)
-            .build()
-            .unwrap_err();
-        assert_eq!(e.code(), "INVALID_CONFIG");
-        assert!(
-            BreakerConfig::builder()
-                .throttle_fraction(f64::NAN)
-                .build()
-                .is_err()
-        );
     }
 }

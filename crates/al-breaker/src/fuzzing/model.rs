@@ -1,190 +1,58 @@
-//! Test harnesses (feature `fuzzing`, not part of the stable API): operation
-//! sequences run against the breaker with every invariant checked after
-//! every step, shared by the model-based property test and the
-//! `breaker_ops` fuzz target; and config deserialisation for the
-//! `breaker_config` fuzz target. A broken invariant panics.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+//! The model the operation runner checks the breaker against: every
+//! invariant, after every step.
 
 use std::collections::BTreeSet;
 
+use super::{Op, TYPES, outcome, snapshot};
 use crate::{
     ActionOutcome, Admission, Breaker, BreakerConfig, Effects, Observation, Reason, State,
     Timestamp,
 };
 
-/// One call on the breaker.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// Advance the clock by this many ms (negative: the clock regresses).
-    Tick(i64),
-    /// `admit`, then `observe` if admitted.
-    Act {
-        /// Which of a few action types.
-        kind: u8,
-        /// Refused by policy?
-        denied: bool,
-        /// Records touched.
-        data: u32,
-        /// Created a delegation?
-        delegation: bool,
-    },
-    /// `report_outcome` for an earlier action: `previous` and `outcome` are
-    /// 0 = none/success, 1 = failure, 2 = partial (`previous` 3 = none).
-    Report {
-        /// The outcome reported before.
-        previous: u8,
-        /// The new outcome.
-        outcome: u8,
-    },
-    /// `poll` now.
-    Poll,
-    /// Jump to `poll_timeout` and check it is exact.
-    PollAtTimeout,
-    /// Jump past a quiet period and poll.
-    Quiet,
-    /// Operator: halt.
-    Halt,
-    /// Operator: resume.
-    Resume,
-    /// Operator: kill.
-    Kill,
-    /// Operator: complete calibration.
-    Complete,
-    /// Operator: recalibrate.
-    Recalibrate,
-}
-
-fn outcome(code: u8) -> Option<ActionOutcome> {
-    match code % 4 {
-        0 => Some(ActionOutcome::Success),
-        1 => Some(ActionOutcome::Failure),
-        2 => Some(ActionOutcome::Partial),
-        _ => None,
-    }
-}
-
-/// Decode fuzz bytes into operations (3 bytes each).
-#[must_use]
-pub fn decode(data: &[u8]) -> Vec<Op> {
-    data.chunks(3)
-        .map(|c| {
-            let a = c.first().copied().unwrap_or(0);
-            let b = c.get(1).copied().unwrap_or(0);
-            let d = c.get(2).copied().unwrap_or(0);
-            match a % 16 {
-                0..=5 => Op::Act {
-                    kind: b % 8,
-                    denied: d & 1 == 1,
-                    data: u32::from(b) * u32::from(d),
-                    delegation: d & 2 == 2,
-                },
-                6 | 7 => Op::Tick(i64::from(b) * 1000 * i64::from(d % 8 + 1)),
-                8 => Op::Report {
-                    previous: b,
-                    outcome: d,
-                },
-                9 => Op::Tick(-i64::from(b) * 100),
-                10 => Op::Poll,
-                11 => {
-                    if b % 2 == 0 {
-                        Op::Quiet
-                    } else {
-                        Op::PollAtTimeout
-                    }
-                }
-                12 => {
-                    if b % 2 == 0 {
-                        Op::Halt
-                    } else {
-                        Op::Resume
-                    }
-                }
-                13 => Op::Complete,
-                14 => Op::Recalibrate,
-                _ => {
-                    if b == 255 {
-                        Op::Kill
-                    } else {
-                        Op::Tick(60_000)
-                    }
-                }
-            }
-        })
-        .collect()
-}
-
-const TYPES: [&str; 8] = [
-    "pr.merge",
-    "pr.open",
-    "ci.run",
-    "db.read",
-    "email.send",
-    "db.drop",
-    "iam.grant",
-    "x.y",
-];
-
-/// A configuration with short periods so sequences reach every state.
-#[must_use]
-pub fn test_config() -> BreakerConfig {
-    BreakerConfig::builder()
-        .calibration_min_actions(20)
-        .calibration_min_duration_ms(10 * 60_000)
-        .quiet_period_ms(5 * 60_000)
-        .build()
-        .unwrap_or_default()
-}
-
-fn snapshot(b: &Breaker) -> String {
-    serde_json::to_string(b).expect("state serialises")
-}
-
-/// Run `ops` from a fresh breaker with [`test_config`]; see [`run_checked_with`].
-#[must_use]
-pub fn run_checked(ops: &[Op]) -> String {
-    run_checked_with(&test_config(), ops)
-}
-
-/// Run `ops` from a fresh breaker, checking every invariant after every
-/// step; returns the final serialised state. Panics on a broken invariant.
-#[must_use]
-pub fn run_checked_with(cfg: &BreakerConfig, ops: &[Op]) -> String {
-    let mut m = Model::new(cfg);
-    for op in ops {
-        m.step(op);
-    }
-    snapshot(&m.b)
-}
-
 /// The breaker under test and what the checks remember about its past.
-struct Model<'c> {
+pub(super) struct Model<'c> {
     cfg: &'c BreakerConfig,
-    b: Breaker,
+    pub(super) b: Breaker,
     /// The test clock (may run backwards).
     now: i64,
     /// The latest time the breaker has been given.
     latest: i64,
-    /// (time, score) of scored observations outside calibration, for the
-    /// de-escalation invariant.
-    scores: Vec<(i64, u8)>,
+    /// The de-escalation model: when the quiet stretch began (last hot
+    /// score or transition) and how many scored actions since were quiet.
+    quiet_since: i64,
+    quiet_count: u32,
     /// Action types the breaker must know (a naive model of the set).
     known: BTreeSet<&'static str>,
+    /// When the current state was entered.
+    entered: i64,
+    /// When the last quiet-period step down happened.
+    last_step_down: Option<i64>,
+    /// Times of transitions not made by an operator since the last
+    /// operator command, for the bound on transitions per 24 hours.
+    unforced: Vec<i64>,
+    /// Every transition's reason, in order.
+    pub(super) reasons: Vec<Reason>,
 }
 
 impl<'c> Model<'c> {
-    fn new(cfg: &'c BreakerConfig) -> Model<'c> {
+    pub(super) fn new(cfg: &'c BreakerConfig) -> Model<'c> {
         let now = 1_764_288_000_000; // 2025-11-28T00:00:00Z
         Model {
             cfg,
             b: Breaker::new(ts(now)),
             now,
             latest: now,
-            scores: Vec::new(),
+            quiet_since: now,
+            quiet_count: 0,
             known: BTreeSet::new(),
+            entered: now,
+            last_step_down: None,
+            unforced: Vec::new(),
+            reasons: Vec::new(),
         }
     }
 
-    fn step(&mut self, op: &Op) {
+    pub(super) fn step(&mut self, op: &Op) {
         let cfg = self.cfg;
         let before = self.b.state();
         let mut effects: Vec<Effects> = Vec::new();
@@ -215,6 +83,11 @@ impl<'c> Model<'c> {
                 let snap = snapshot(&self.b);
                 let t = self.t();
                 let fx = self.b.report_outcome(cfg, t, prev, now_o);
+                if !counts_same_fn(prev, now_o)
+                    && !matches!(before, State::Calibrating | State::Halt | State::Killed)
+                {
+                    self.scored(fx.at().unix_millis(), fx.score, false);
+                }
                 self.check_quiet(&fx);
                 let counts_same =
                     (prev == Some(ActionOutcome::Failure)) == (now_o == ActionOutcome::Failure);
@@ -248,11 +121,13 @@ impl<'c> Model<'c> {
                     // Exact: nothing a millisecond before, a step down at it.
                     let mut early = self.b.clone();
                     let fx = early.poll(cfg, ts(at - 1));
-                    assert_eq!(
-                        fx.transitions().count(),
-                        0,
-                        "poll before poll_timeout changed state"
-                    );
+                    if fx.at().unix_millis() < at {
+                        assert_eq!(
+                            fx.transitions().count(),
+                            0,
+                            "poll before poll_timeout changed state"
+                        );
+                    }
                     self.now = at.max(self.now);
                     let fx = self.poll(at);
                     assert_eq!(
@@ -301,11 +176,23 @@ impl<'c> Model<'c> {
             Op::Halt => cmd_ok = self.command(|b, t| b.halt(t), &mut effects),
             Op::Resume => cmd_ok = self.command(|b, t| b.resume(t), &mut effects),
             Op::Kill => cmd_ok = self.command(|b, t| b.kill(t), &mut effects),
-            Op::Complete => cmd_ok = self.command(|b, t| b.complete_calibration(t), &mut effects),
+            Op::Complete => {
+                cmd_ok = self.command(|b, t| b.complete_calibration(cfg, t), &mut effects);
+            }
+            Op::AcceptDrift => {
+                cmd_ok = self.command(|b, t| b.accept_drift(cfg, t), &mut effects);
+                if cmd_ok {
+                    assert_eq!(self.b.drift(cfg), None, "accept_drift left a drift");
+                    assert_ne!(self.b.state(), State::Warn, "accept_drift left WARN");
+                }
+            }
             Op::Recalibrate => {
                 cmd_ok = self.command(|b, t| b.recalibrate(t), &mut effects);
                 if cmd_ok {
                     self.known.clear();
+                    // Recalibration forgets the step-down history too.
+                    self.last_step_down = None;
+                    assert_eq!(self.b.drift(cfg), None, "recalibrate left a drift");
                 }
             }
         }
@@ -341,6 +228,7 @@ impl<'c> Model<'c> {
         let t = self.t();
         match f(&mut self.b, t) {
             Ok(fx) => {
+                self.check_quiet(&fx);
                 effects.push(fx);
                 true
             }
@@ -404,6 +292,9 @@ impl<'c> Model<'c> {
             delegation_created: delegation,
         };
         let fx = self.b.observe(cfg, t, &obs);
+        if !matches!(st, State::Calibrating | State::Killed | State::Halt) {
+            self.scored(fx.at().unix_millis(), fx.score, true);
+        }
         self.check_quiet(&fx);
         // The model of the known-types set: every type while calibrating,
         // afterwards allowed ones in MONITORING and WARN; bounded.
@@ -421,9 +312,6 @@ impl<'c> Model<'c> {
             self.known.len(),
             "knows a type it was never taught"
         );
-        if !matches!(st, State::Calibrating | State::Killed | State::Halt) {
-            self.scores.push((fx.at().unix_millis(), fx.score));
-        }
         if st == State::Calibrating {
             assert!(
                 fx.anomalies()
@@ -434,31 +322,42 @@ impl<'c> Model<'c> {
         effects.push(fx);
     }
 
-    /// Sustained anomalies never de-escalate: a quiet-period step down has
-    /// no hot score (for the level it leaves) within the quiet period before
-    /// it. Checked right after each call, before its own score is recorded.
-    fn check_quiet(&self, fx: &Effects) {
+    /// A score the breaker settles on: hot ones restart the quiet stretch,
+    /// quiet actions count.
+    fn scored(&mut self, at: i64, score: u8, action: bool) {
         let cfg = self.cfg;
+        if score.saturating_add(cfg.hysteresis()) >= cfg.warn_score() {
+            self.quiet_since = at;
+            self.quiet_count = 0;
+        } else if action {
+            self.quiet_count = self.quiet_count.saturating_add(1);
+        }
+    }
+
+    /// Sustained anomalies never de-escalate: a quiet-period step down comes
+    /// a quiet period after the last hot score (within `hysteresis` of
+    /// `warn_score`) or transition, and after `quiet_actions` quiet actions
+    /// or `idle_quiet_ms`. Every transition restarts the quiet stretch.
+    fn check_quiet(&mut self, fx: &Effects) {
+        let cfg = self.cfg;
+        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for t in fx.transitions() {
+            let at = t.at.unix_millis();
             if t.reason == Reason::QuietPeriod {
-                let level = if t.from == State::Throttle {
-                    cfg.throttle_score()
-                } else {
-                    cfg.warn_score()
-                };
-                let hot = level.saturating_sub(cfg.hysteresis());
-                let quiet = i64::try_from(cfg.quiet_period_ms()).unwrap_or(i64::MAX);
-                let at = t.at.unix_millis();
-                let recent = self
-                    .scores
-                    .iter()
-                    .any(|&(s_at, sc)| sc >= hot && at.saturating_sub(s_at) < quiet);
+                let quiet = at - self.quiet_since;
                 assert!(
-                    !recent,
-                    "de-escalated at {at} with a hot score within the quiet period"
+                    quiet >= ms(cfg.quiet_period_ms()),
+                    "de-escalated at {at}, {quiet} ms after a hot score"
+                );
+                assert!(
+                    self.quiet_count >= cfg.quiet_actions() || quiet >= ms(cfg.idle_quiet_ms()),
+                    "de-escalated after {} quiet actions and {quiet} ms",
+                    self.quiet_count
                 );
                 assert!(t.to < t.from);
             }
+            self.quiet_since = at;
+            self.quiet_count = 0;
         }
     }
 
@@ -484,12 +383,62 @@ impl<'c> Model<'c> {
             );
         }
         let mut state = before;
+        let cfg = self.cfg;
         for fx in effects {
             for t in fx.transitions() {
                 assert_eq!(t.from, state, "transitions chain");
                 assert_ne!(t.from, t.to);
                 state = t.to;
                 assert_eq!(t.enforcement, matches!(t.to, State::Halt | State::Killed));
+                self.reasons.push(t.reason);
+                let at = t.at.unix_millis();
+                if t.reason == Reason::Anomaly(crate::Signal::BaselineDrift) {
+                    assert!(
+                        fx.drift().is_some(),
+                        "a drift transition without its explanation"
+                    );
+                }
+                if t.reason == Reason::QuietPeriod {
+                    // Minimum dwell, and the interval between step downs.
+                    let dwell = i64::try_from(cfg.min_dwell_ms()).unwrap_or(i64::MAX);
+                    assert!(
+                        at - self.entered >= dwell,
+                        "stepped down {} ms after entering {}",
+                        at - self.entered,
+                        t.from
+                    );
+                    if let Some(prev) = self.last_step_down {
+                        let gap = i64::try_from(cfg.deescalation_interval_ms()).unwrap_or(i64::MAX);
+                        assert!(at - prev >= gap, "two step downs {} ms apart", at - prev);
+                    }
+                    self.last_step_down = Some(at);
+                }
+                if is_command(op) {
+                    self.unforced.clear();
+                } else {
+                    // At most 1 (calibration) + 3 + 2k unforced transitions in
+                    // any 24 hours, k = ceil(24 h / deescalation interval).
+                    self.unforced.push(at);
+                    let day = 86_400_000i64;
+                    let gap = i64::try_from(cfg.deescalation_interval_ms())
+                        .unwrap_or(i64::MAX)
+                        .max(1);
+                    let k = (day + gap - 1) / gap;
+                    let in_day = self.unforced.iter().filter(|&&u| at - u < day).count();
+                    let bound = usize::try_from(4 + 2 * k).unwrap_or(usize::MAX);
+                    assert!(
+                        in_day <= bound,
+                        "{in_day} transitions within 24 hours, bound {bound}"
+                    );
+                }
+                self.entered = at;
+            }
+            if fx.drift().is_some() {
+                assert!(
+                    fx.anomalies()
+                        .any(|a| a.signal == crate::Signal::BaselineDrift)
+                        || cfg.drift_severity() < cfg.report_severity()
+                );
             }
         }
         assert_eq!(state, after, "the transitions reported explain the state");
@@ -501,41 +450,17 @@ impl<'c> Model<'c> {
     }
 }
 
+fn counts_same_fn(prev: Option<ActionOutcome>, now: ActionOutcome) -> bool {
+    (prev == Some(ActionOutcome::Failure)) == (now == ActionOutcome::Failure)
+}
+
 fn is_command(op: &Op) -> bool {
     matches!(
         op,
-        Op::Halt | Op::Resume | Op::Kill | Op::Complete | Op::Recalibrate
+        Op::Halt | Op::Resume | Op::Kill | Op::Complete | Op::Recalibrate | Op::AcceptDrift
     )
 }
 
 fn ts(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-/// The `breaker_config` fuzz target: the first byte picks JSON (even) or
-/// YAML (odd), the rest is the text. A config that deserialises must
-/// round-trip and must drive a breaker through an operation sequence
-/// (decoded from the same bytes) without panicking or breaking an
-/// invariant; one that does not must say why.
-pub fn config(data: &[u8]) {
-    let Some((&fmt, rest)) = data.split_first() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
-    };
-    let parsed: Result<BreakerConfig, String> = if fmt % 2 == 0 {
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
-    };
-    match parsed {
-        Ok(cfg) => {
-            let json = serde_json::to_string(&cfg).expect("config serialises");
-            let back: BreakerConfig = serde_json::from_str(&json).expect("a valid config re-reads");
-            assert_eq!(back, cfg);
-            let _ = run_checked_with(&cfg, &decode(rest));
-        }
-        Err(msg) => assert!(!msg.is_empty()),
-    }
 }
