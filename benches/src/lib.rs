@@ -12,5 +12,6 @@
 pub mod audit;
 pub mod breaker;
 pub mod policy;
+pub mod server;
 pub mod simulate;
 pub mod timing;

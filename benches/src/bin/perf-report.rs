@@ -31,5 +31,9 @@ fn main() {
     if want("simulate") {
         report.insert("simulate", al_benches::simulate::figures());
     }
+    // Needs a quiet machine: it measures HTTP throughput and builds a 1M-entry org.
+    if want("server") {
+        report.insert("server", al_benches::server::figures());
+    }
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 }
