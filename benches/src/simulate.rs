@@ -58,8 +58,8 @@ fn action(i: usize) -> serde_json::Value {
     let sens = ["public", "low", "medium", "high", "critical"][i % 5];
     match i % 20 {
         0..=7 => json!({"action_type": "pr.merge", "metadata": {
-            "pr_size": (i * 37) % 500, "repo": if i % 9 == 0 { "other/fork" } else { "acme/backend" },
-            "author": format!("dev-{}", i % 97), "force": i % 53 == 0,
+            "pr_size": (i * 37) % 500, "repo": if i.is_multiple_of(9) { "other/fork" } else { "acme/backend" },
+            "author": format!("dev-{}", i % 97), "force": i.is_multiple_of(53),
             "labels": ["ci-passed", "reviewed"], "title": "Bump the dependency versions of the service"}}),
         8..=10 => json!({"action_type": "db.read", "metadata": {"table": "orders", "query_id": i},
             "data_accessed": [{"type": "orders", "count": i % 40, "sensitivity": sens},
@@ -73,8 +73,10 @@ fn action(i: usize) -> serde_json::Value {
         15 => {
             json!({"action_type": "deploy.staging", "metadata": {"service": "api", "version": format!("1.{}.0", i % 100)}})
         }
-        16 => json!({"action_type": if i % 3 == 0 { "deploy.production" } else { "deploy.canary" },
-            "metadata": {"service": "api", "version": format!("1.{}.0", i % 100)}}),
+        16 => {
+            json!({"action_type": if i.is_multiple_of(3) { "deploy.production" } else { "deploy.canary" },
+            "metadata": {"service": "api", "version": format!("1.{}.0", i % 100)}})
+        }
         17 => json!({"action_type": "db.drop", "metadata": {"table": "tmp_import"}}),
         _ => json!({"action_type": "reports.daily", "metadata": {"team": "finance"}}),
     }
@@ -126,13 +128,13 @@ pub fn write_log(path: &Path, rows: u64) -> u64 {
         if let Ok((_, fx)) = e.submit_action(now, &call) {
             keep(fx, &mut written);
         }
-        if i % 10_000 == 0 {
+        if i.is_multiple_of(10_000) {
             let fx = e.handle_timeout(now);
             keep(fx, &mut written);
         }
         i += 1;
     }
-    drop(keep);
+
     out.flush().unwrap();
     written
 }
