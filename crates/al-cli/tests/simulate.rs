@@ -267,3 +267,34 @@ fn a_date_is_its_midnight_and_segment_files_simulate_like_json_lines() {
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("row 99"), "{}", stderr(&o));
 }
+
+/// The worked example in the CLI README is the golden output, abridged
+/// (`…` stands for what was left out).
+#[test]
+fn the_readme_example_is_the_real_output() {
+    let readme = std::fs::read_to_string(root().join("crates/al-cli/README.md")).unwrap();
+    let expected = std::fs::read_to_string(sim_dir().join("expected/recorded.txt")).unwrap();
+    let block = readme
+        .split("$ al simulate --log log.jsonl --policies new.yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("$ echo $?").next())
+        .unwrap();
+    let mut shown = 0;
+    for line in block.lines() {
+        let line = line.trim_end();
+        if line.trim() == "…" || line.is_empty() {
+            continue;
+        }
+        let (head, tail) = line.split_once('…').unwrap_or((line, ""));
+        let tail = tail.trim_start_matches(')');
+        assert!(
+            expected
+                .lines()
+                .any(|l| l.starts_with(head) && l.ends_with(tail)),
+            "README line not in the output: {line}"
+        );
+        shown += 1;
+    }
+    assert!(shown > 10);
+    assert!(readme.contains("$ echo $?\n3\n"));
+}

@@ -438,7 +438,12 @@ fn the_golden_log_is_what_the_engine_writes() {
 
 #[test]
 fn golden_simulations_in_every_format() {
-    let log = read("log.jsonl");
+    // Blessing rewrites log.jsonl concurrently: use the scenario itself then.
+    let log = if bless() {
+        scenario().jsonl()
+    } else {
+        read("log.jsonl")
+    };
     if bless() {
         std::fs::create_dir_all(dir().join("expected")).unwrap();
     }
@@ -460,68 +465,68 @@ fn golden_simulations_in_every_format() {
 }
 
 /// What the golden report must say, checked field by field so a blessed
-/// file cannot quietly encode a wrong answer.
+/// file cannot quietly encode a wrong answer. Counted by hand from the
+/// scenario, up to Tuesday 09:30, before the runaway (whose throttled
+/// traffic depends on the breaker's tuning); the rest is checked for
+/// its shape.
 #[test]
 fn the_recorded_case_says_what_happened() {
+    use ActionStatus::{Denied, Executed, PolicyNotFound, Requested};
     let log = read("log.jsonl");
+    let new = set(&read("new.yaml"));
     let r = run_lines(
         &log,
-        &set(&read("new.yaml")),
+        &new,
         None,
-        SimulationOptions::default(),
+        SimulationOptions {
+            until: Some(t("2026-11-24T09:30:00Z")),
+            ..SimulationOptions::default()
+        },
     )
     .unwrap();
     assert_eq!(r.compared_with, Comparison::Recorded);
     assert_eq!(r.org_id.as_deref(), Some("acme"));
-    assert_eq!(r.log.rows, 99);
-    let cell = |from: ActionStatus, to: ActionStatus| {
+    let cell = |r: &SimulationReport, from: ActionStatus, to: ActionStatus| {
         r.changes
             .iter()
             .find(|c| c.from == from && c.to == to)
             .map_or(0, |c| c.count)
     };
-    use ActionStatus::{Denied, Executed, PolicyNotFound, Requested};
     // 60, 75, 99, 55 (size), 20 and 64 (secrets), and the helper's 70.
-    assert_eq!(cell(Executed, Denied), 7);
-    // Staging deploys (4) and the helper's publish, now allowed for its delegator.
-    assert_eq!(cell(Requested, Executed), 5);
-    assert_eq!(cell(Denied, PolicyNotFound), 2);
-    // reports.weekly, reports.daily and five reports.hourly.
-    assert_eq!(cell(PolicyNotFound, Executed), 7);
+    assert_eq!(cell(&r, Executed, Denied), 7);
+    // Three staging deploys, and the helper's publish, now allowed for its delegator.
+    assert_eq!(cell(&r, Requested, Executed), 4);
+    assert_eq!(cell(&r, Denied, PolicyNotFound), 2);
+    // reports.weekly, reports.daily.
+    assert_eq!(cell(&r, PolicyNotFound, Executed), 2);
     // The two docs edits whose request timestamps are outside office hours.
-    assert_eq!(cell(Executed, Requested), 2);
-    assert_eq!(r.totals.changed, 23);
-    // AGENT_HALTED (2 intern, 4 data bot) and DELEGATION_SCOPE (1).
+    assert_eq!(cell(&r, Executed, Requested), 2);
+    assert_eq!(r.totals.changed, 17);
+    // The operator's HALT (2 refused edits) and one out-of-scope drop.
     let held: Vec<(HeldReason, u64)> = r.held.iter().map(|h| (h.reason, h.count)).collect();
     assert_eq!(
         held,
         [
-            (HeldReason::BreakerHalt, 6),
+            (HeldReason::BreakerHalt, 2),
             (HeldReason::DelegationScope, 1)
         ]
     );
-    assert_eq!(r.totals.in_window, r.log.actions);
     assert_eq!(
         r.totals.in_window,
         r.totals.simulated + r.totals.held,
         "every entry is simulated or held"
     );
-    // db-reads was renamed database-reads.
-    assert_eq!(r.totals.same_status_other_policy, 33);
-    let approvals = r
+    // db-reads was renamed database-reads: 2 reads on Monday, 21 on Tuesday.
+    assert_eq!(r.totals.same_status_other_policy, 23);
+    let fates = r
         .changes
         .iter()
         .find(|c| c.from == Requested)
         .and_then(|c| c.approvals)
         .unwrap();
     assert_eq!(
-        (
-            approvals.approved,
-            approvals.denied,
-            approvals.timed_out,
-            approvals.pending
-        ),
-        (1, 1, 2, 1)
+        (fates.approved, fates.denied, fates.timed_out, fates.pending),
+        (1, 1, 2, 0)
     );
     // The example rows carry the failing condition and the delegator.
     let ex = &r
@@ -545,8 +550,30 @@ fn the_recorded_case_says_what_happened() {
     );
     assert_eq!(publish.new.decided_as, None);
     assert_eq!(publish.approval, Some(ApprovalFate::TimedOut));
-    assert_eq!(r.throttled.len(), 1);
-    assert_eq!(r.throttled[0].entries, 3);
+    let late = r
+        .changes
+        .iter()
+        .flat_map(|c| &c.examples)
+        .find(|e| e.row == 37)
+        .unwrap();
+    assert_eq!(late.requested_at, t("2026-11-23T22:30:00Z"));
+    assert!(r.throttled.is_empty(), "no throttling before the runaway");
+
+    // The whole log: the runaway's throttled entries, the last deploy
+    // still pending, every action accounted for.
+    let all = run_lines(&log, &new, None, SimulationOptions::default()).unwrap();
+    assert_eq!(all.totals.in_window, all.log.actions);
+    assert_eq!(cell(&all, Requested, Executed), 5);
+    let fates = all
+        .changes
+        .iter()
+        .find(|c| c.from == Requested)
+        .and_then(|c| c.approvals)
+        .unwrap();
+    assert_eq!(fates.pending, 1);
+    assert_eq!(all.throttled.len(), 1);
+    assert!(all.throttled[0].entries > 0);
+    assert_eq!(all.throttled[0].agent_id, "agt_17994a9c9c213b84");
 }
 
 #[test]
