@@ -257,7 +257,7 @@ impl Workload {
             id: &self.agent_ids[j],
             name: &self.names[j],
         };
-        black_box(self.set.evaluate(black_box(&self.requests[j]), &agent));
+        let _ = black_box(self.set.evaluate(black_box(&self.requests[j]), &agent));
     }
 
     /// The audit core alone: the typed append of action `c`'s record.
@@ -281,7 +281,7 @@ impl Workload {
         let now = at(self.now_ms + (c as u64 + 1) * STEP_MS);
         let b = &mut breakers[j];
         if black_box(b.admit(cfg, now)).0 == Admission::Allow {
-            black_box(b.observe(cfg, now, &observation(&self.types, j)));
+            let _ = black_box(b.observe(cfg, now, &observation(&self.types, j)));
         }
     }
 }
