@@ -11,5 +11,6 @@
 
 pub mod audit;
 pub mod breaker;
+pub mod callgrind;
 pub mod policy;
 pub mod timing;
