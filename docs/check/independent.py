@@ -936,7 +936,10 @@ def read_proof(data):
         hx(p)
     if t == "inclusion":
         u64(v["row"]), u64(v["leaf_index"]), hx(v["entry_hash"]), hx(v["leaf_hash"])
-        if not isinstance(v["entry_id"], str):
+        # A§6: rows start at 1; entry_id must be a well-formed id (A§1).
+        if v["row"] < 1:
+            bad("row")
+        if not isinstance(v["entry_id"], str) or not re.fullmatch(r"evt_[0-9a-f]{16}", v["entry_id"]):
             bad("entry_id")
     else:
         f = obj(v["first"], {"size", "root"})
@@ -2031,7 +2034,8 @@ def compile_manifest(doc):
                 raise Err("UNKNOWN_OPERATOR", op)
             if f.startswith("@") and f not in FACTS:
                 raise Err("INVALID_FIELD", f)
-            if op in ("lt", "lte", "gt", "gte") and f == "@data.max_sensitivity":
+            # P§1.5: orderings and eq/ne on @data.max_sensitivity take a level.
+            if op in ("lt", "lte", "gt", "gte", "eq", "ne") and f == "@data.max_sensitivity":
                 if v not in LEVELS:
                     raise Err("VALUE_TYPE", f"policies[{i}].conditions[{j}]")
             elif op in ORDERINGS and not (is_num(v) or (isinstance(v, str))):
