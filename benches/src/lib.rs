@@ -13,4 +13,6 @@ pub mod audit;
 pub mod breaker;
 pub mod callgrind;
 pub mod policy;
+pub mod server;
+pub mod simulate;
 pub mod timing;

@@ -34,5 +34,12 @@ fn main() {
     if want("audit") {
         report.insert("audit", al_benches::audit::figures());
     }
+    if want("simulate") {
+        report.insert("simulate", al_benches::simulate::figures());
+    }
+    // Needs a quiet machine: it measures HTTP throughput and builds a 1M-entry org.
+    if want("server") {
+        report.insert("server", al_benches::server::figures());
+    }
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 }

@@ -242,3 +242,21 @@ fn outcomes_are_last_write_wins_and_never_lost() {
     );
     assert!(log.verify(None, crate::T0).result.chain_valid);
 }
+
+/// `LogConfig::default()` is what `AuditLog::new` uses: indexes on, so a
+/// log imported with the default config answers queries.
+#[test]
+fn default_config_and_new_agree() {
+    assert!(LogConfig::default().index);
+    let log = crate::log_of(5);
+    let mut out = Vec::new();
+    log.export_jsonl(&mut out).unwrap();
+    let imported =
+        AuditLog::import_jsonl("acme", LogConfig::default(), &mut out.as_slice()).unwrap();
+    let q = Query {
+        agent_id: Some("agt_1".into()),
+        ..Query::default()
+    };
+    assert_eq!(imported.query(&q).unwrap(), log.query(&q).unwrap());
+    assert!(!imported.query(&q).unwrap().entries.is_empty());
+}

@@ -17,6 +17,8 @@ pub enum Answer {
     Yes,
     /// Exit 1.
     No,
+    /// Exit 3: `al simulate` found decisions that change.
+    Changes,
 }
 
 pub fn answer(yes: bool) -> Answer {
@@ -34,6 +36,11 @@ fn now_ms() -> i64 {
 /// Run the parsed command.
 pub fn run(cli: &Cli) -> Result<Answer, UsageError> {
     let json = cli.format == OutFormat::Json;
+    if cli.format == OutFormat::Markdown && !matches!(cli.command, Command::Simulate(_)) {
+        return Err(UsageError(
+            "`--format markdown` is only for `al simulate`; use `text` or `json`".into(),
+        ));
+    }
     match &cli.command {
         Command::Check {
             policies,
@@ -68,6 +75,7 @@ pub fn run(cli: &Cli) -> Result<Answer, UsageError> {
         Command::Proof { what } => crate::audit::proof(what, json),
         Command::Keygen(args) => crate::audit::keygen(args, json),
         Command::Checkpoint { what } => crate::audit::checkpoint(what),
+        Command::Simulate(args) => crate::simulate::simulate(args, cli.format),
         Command::Demo { out } => crate::demo::run(out.as_deref(), json).map(answer),
     }
 }

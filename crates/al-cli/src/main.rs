@@ -11,6 +11,7 @@ mod audit;
 mod cmd;
 mod demo;
 mod segment;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ pub enum OutFormat {
     Text,
     /// A stable JSON document on stdout.
     Json,
+    /// A Markdown summary for a pull-request comment (`al simulate` only).
+    Markdown,
 }
 
 /// Manifest formats for export.
@@ -107,6 +110,9 @@ pub enum Command {
         #[command(subcommand)]
         what: audit::CheckpointCommand,
     },
+    /// Replay an audit log's actions through a new manifest: which decisions change
+    /// (exit 0: none, 3: some, 1: broken chain, 2: bad input).
+    Simulate(simulate::SimulateArgs),
     /// Run the built-in end-to-end scenario (no arguments, no files needed).
     Demo {
         /// Also write the manifest, audit log, checkpoint and a proof here.
@@ -120,6 +126,7 @@ fn main() -> ExitCode {
     match cmd::run(&cli) {
         Ok(cmd::Answer::Yes) => ExitCode::SUCCESS,
         Ok(cmd::Answer::No) => ExitCode::from(1),
+        Ok(cmd::Answer::Changes) => ExitCode::from(3),
         Err(e) => {
             errln!("error: {e}");
             ExitCode::from(2)

@@ -130,6 +130,46 @@ impl Engine {
         })
     }
 
+    /// The proof that the entry `event_id` is in the org's log, against a
+    /// checkpoint of the log as it is now (taken at `now`). It serialises in
+    /// exactly the format `al proof verify` reads, and
+    /// [`InclusionProof::verify`](al_audit_chain::InclusionProof::verify)
+    /// checks it against a checkpoint the verifier trusts. Any key of the org.
+    ///
+    /// # Errors
+    /// `401`, `403 AGENT_KILLED`, `400 INVALID_REQUEST` (not an event id),
+    /// `404 NOT_FOUND`.
+    pub fn prove(
+        &self,
+        now: Timestamp,
+        api_key: &str,
+        event_id: &str,
+    ) -> Result<al_audit_chain::InclusionProof, EngineError> {
+        let c = self.any_caller(api_key)?;
+        let org = self.org(c.org)?;
+        let id = EntryId::parse(event_id).ok_or_else(|| {
+            EngineError::invalid("event_id", "must be an event id (`evt_` and 16 hex digits)")
+        })?;
+        org.log
+            .prove_inclusion(id, org.st.clock.max(now))
+            .map_err(|_| EngineError::not_found("event", event_id))
+    }
+
+    /// A checkpoint of the org's log as it is now (size, Merkle root, head
+    /// hash), for the host to sign and publish. Any key of the org.
+    ///
+    /// # Errors
+    /// `401`, `403 AGENT_KILLED`.
+    pub fn checkpoint(
+        &self,
+        now: Timestamp,
+        api_key: &str,
+    ) -> Result<al_audit_chain::Checkpoint, EngineError> {
+        let c = self.any_caller(api_key)?;
+        let org = self.org(c.org)?;
+        Ok(org.log.checkpoint(now).checkpoint().clone())
+    }
+
     /// `POST /report` (agent key; answer 201): body `{audit_event_id,
     /// outcome: {status: success|failure|partial, message?, metadata?}}`.
     /// Only the agent that owns the action may report, and only on an

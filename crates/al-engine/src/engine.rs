@@ -508,6 +508,25 @@ impl Engine {
             .collect())
     }
 
+    /// The time of an org's last entry: operations with an earlier `now`
+    /// run at this time.
+    ///
+    /// # Errors
+    /// `404 NOT_FOUND` for an unknown org.
+    pub fn org_clock(&self, org_id: &str) -> Result<Timestamp, EngineError> {
+        Ok(self.org(self.org_index(org_id)?)?.st.clock)
+    }
+
+    /// Host support: the org a service key belongs to, for what a host
+    /// keeps outside the chain (al-server's webhook subscriptions).
+    ///
+    /// # Errors
+    /// `401 UNAUTHORIZED`, `403 SERVICE_KEY_REQUIRED`, `403 AGENT_KILLED`.
+    pub fn service_org(&self, service_key: &str) -> Result<String, EngineError> {
+        let c = self.service_caller(service_key)?;
+        Ok(self.org(c.org)?.id.to_string())
+    }
+
     /// The number of entries of an org's chain, and its head hash.
     ///
     /// # Errors

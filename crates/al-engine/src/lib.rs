@@ -12,16 +12,21 @@ mod delegations;
 mod engine;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod operator;
 mod policies;
 mod records;
 mod restore;
+pub mod simulate;
 mod state;
 mod timers;
 mod wire;
 
 pub use action::ActionCall;
+pub use al_audit_chain::{Checkpoint, InclusionProof, VerifiedCheckpoint};
 pub use al_policy::Format;
 pub use audit::AuditQuery;
 pub use config::{ConfigError, EngineConfig, EngineConfigBuilder};
@@ -38,5 +43,6 @@ pub use records::{
     RevokeCause, SignalSeverity, TransitionReason, request_digest,
 };
 pub use restore::{RestoreReport, Snapshot};
+pub use simulate::{SimulationError, SimulationOptions, SimulationReport, Simulator};
 pub use state::ApprovalStatus;
 pub use wire::*;

@@ -36,7 +36,11 @@ impl Engine {
                         .approval(i)
                         .ok_or_else(|| EngineError::Internal("unknown approval".into()))?;
                     let event = match (timer, a.status) {
-                        (Timer::ApprovalEscalate(_), ApprovalStatus::Pending) => {
+                        // Written only while the approval is still open at the
+                        // entry's time; past its timeout the timeout timer decides.
+                        (Timer::ApprovalEscalate(_), ApprovalStatus::Pending)
+                            if a.status_at(at) == ApprovalStatus::Escalated =>
+                        {
                             Some(ApprovalEvent::Escalated)
                         }
                         (Timer::ApprovalTimeout(_), s) if s.is_open() => {

@@ -7,5 +7,10 @@
     missing_docs
 )]
 
+mod clock;
 mod common;
+mod conformance;
+mod model;
 mod pipeline;
+mod seeds;
+mod simulate;

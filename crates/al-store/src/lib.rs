@@ -3,6 +3,8 @@
 #![deny(missing_docs)]
 
 mod file;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod memory;
 pub mod segment;
 pub mod snapshot;

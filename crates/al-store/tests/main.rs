@@ -632,3 +632,58 @@ proptest! {
         let _ = al_store::snapshot::decode(&tail);
     }
 }
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// The fuzz target's seeds and minimised regressions, replayed on stable.
+/// Both directories must exist (files starting with `.` are not inputs).
+#[test]
+fn fuzz_seeds_replay() {
+    let mut seeds = 0;
+    for dir in ["seeds", "regressions"] {
+        let path = fuzz_dir().join(dir).join("segment_read");
+        let rd = std::fs::read_dir(&path)
+            .unwrap_or_else(|e| panic!("{} must exist: {e}", path.display()));
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            al_store::fuzzing::segment_read(&std::fs::read(&p).unwrap());
+            seeds += usize::from(dir == "seeds");
+        }
+    }
+    assert!(seeds > 0, "no seeds for segment_read");
+}
+
+/// Writes the seed corpus (run once with `AL_WRITE_SEEDS=1`).
+#[test]
+fn write_fuzz_seeds() {
+    if std::env::var("AL_WRITE_SEEDS").is_err() {
+        return;
+    }
+    let dir = fuzz_dir().join("seeds/segment_read");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = chain("org_f", 3);
+    let full = segment_bytes(&log, "org_f");
+    let mut zero = full[..full.len() - 50].to_vec();
+    zero.extend([0u8; 64]);
+    let mut flip = full.clone();
+    let n = flip.len();
+    flip[n - 40] ^= 1;
+    for (name, bytes) in [
+        ("valid", full.clone()),
+        ("torn", full[..full.len() - 7].to_vec()),
+        ("zero-tail", zero),
+        ("flipped", flip),
+        ("header-only", segment::header("org_f")),
+        (
+            "snapshot",
+            al_store::snapshot::encode("org_f", 3, &log.hash(3).unwrap().0, b"{}"),
+        ),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}

@@ -26,6 +26,7 @@
 pub(crate) mod canonical;
 mod decode;
 mod encode;
+mod key;
 
 pub use decode::{decode, peek_prev_hash, peek_row};
 pub(crate) use encode::{encode_entry, header};

@@ -92,6 +92,10 @@ pub struct Verification {
     pub root: Option<Digest>,
 }
 
+/// The shortest canonical entry: domain tag, version, row, kind, no agent,
+/// timestamp, an empty fields object, `prev_hash`.
+const MIN_ENTRY_BYTES: usize = DOMAIN.len() + 1 + 8 + 1 + 1 + 8 + 1 + 4 + 32;
+
 /// Check one record: its header, row, link and (if given) stored hash;
 /// with `strict`, also a full decode and the kind's field rules. Returns
 /// its recomputed hash, or the failure naming `expected_row`.
@@ -109,7 +113,7 @@ pub(crate) fn check_record(
     };
     let header_ok = bytes.get(..DOMAIN.len()) == Some(DOMAIN.as_slice())
         && bytes.get(DOMAIN.len()) == Some(&VERSION);
-    if !header_ok || bytes.len() < DOMAIN.len() + 1 + 8 + 32 {
+    if !header_ok || bytes.len() < MIN_ENTRY_BYTES {
         return Err(fail(
             FailureCode::Undecodable,
             "not an audit entry v1".into(),
@@ -261,18 +265,13 @@ impl ChainVerifier {
             }
             Ok(hash) => {
                 // Track the root up to the checkpoint's size (or throughout).
-                if let Some(f) = &mut self.frontier
-                    && self.target.as_ref().is_none_or(|t| f.size() < t.size)
-                {
+                if let Some(f) = &mut self.frontier {
                     f.push(&hash);
                 }
                 if let Some(t) = &self.target
                     && t.size == self.next_row
                 {
-                    let root_bad = self
-                        .frontier
-                        .as_ref()
-                        .is_some_and(|f| f.size() == t.size && f.root() != t.root);
+                    let root_bad = self.frontier.as_ref().is_some_and(|f| f.root() != t.root);
                     if hash != t.head_hash || root_bad {
                         self.failure = Some(VerifyFailure {
                             row: self.next_row,
@@ -284,6 +283,8 @@ impl ChainVerifier {
                         });
                         return false;
                     }
+                    // Past the checkpoint the root is not reported: stop tracking it.
+                    self.frontier = None;
                 }
                 self.last_good = Some((self.next_row, hash));
                 self.prev = hash;

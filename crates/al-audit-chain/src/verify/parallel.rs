@@ -82,18 +82,6 @@ impl Chunk<'_> {
     pub fn first_row(&self) -> u64 {
         self.first_row
     }
-
-    /// Number of records in the chunk.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Whether the chunk holds no record.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
 }
 
 /// Verify records that carry their stored hashes, cut into `parts` chunks
@@ -132,29 +120,24 @@ where
         .collect();
     let firsts: Vec<u64> = chunks.iter().map(|c| c.first_row).collect();
     let mut done = vec![false; chunks.len()];
-    let mut failure: Option<VerifyFailure> = None;
-    let mut keep = |f: VerifyFailure| {
-        if failure.as_ref().is_none_or(|g| f.row < g.row) {
-            failure = Some(f);
-        }
-    };
+    let mut failures: Vec<VerifyFailure> = Vec::new();
     for out in run(chunks) {
         if let Some(d) = done.get_mut(out.index) {
             *d = true;
         }
-        if let Some(f) = out.failure {
-            keep(f);
-        }
+        failures.extend(out.failure);
     }
     for (i, d) in done.iter().enumerate() {
         if !d {
-            keep(VerifyFailure {
+            failures.push(VerifyFailure {
                 row: firsts.get(i).copied().unwrap_or(1),
                 code: FailureCode::Undecodable,
                 message: "this chunk was not verified (its runner failed)".into(),
             });
         }
     }
+    // Chunks hold disjoint rows: the first failure is the one at the lowest row.
+    let failure = failures.into_iter().min_by_key(|f| f.row);
     finish(org_id, records, checkpoint, now, failure)
 }
 

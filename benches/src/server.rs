@@ -1,0 +1,398 @@
+//! Server figures: governed actions through HTTP (64 concurrent keep-alive
+//! connections, durable acknowledgements with fsync group commit), the
+//! engine's own in-process rate on the same workload in the same run, and
+//! the restart time of a 1M-entry org from snapshot + tail.
+//!
+//! Everything runs in this process on loopback: the server on a tokio
+//! runtime of 2 workers, the load generator on its own runtime of 1 worker
+//! (the machine has 2 cores, so client and server share them, as any
+//! single-machine HTTP benchmark does).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use al_engine::{ActionCall, DeterministicEntropy, Engine, EngineConfig, ImportOptions};
+use al_server::{DataDir, ServerConfig};
+use al_store::{FileStore, FileStoreConfig, Record, Store, SyncMode};
+use al_types::Timestamp;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+
+use crate::timing::round3;
+
+/// Connections of the HTTP load.
+pub const CONNECTIONS: usize = 64;
+
+/// The manifest every run uses: 100 policies, the acted-on one allowing.
+pub fn manifest() -> String {
+    let mut s = String::from("version: 1\npolicies:\n");
+    for i in 0..99 {
+        s.push_str(&format!(
+            "  - name: p{i:03}\n    action_type: svc{i}.*\n    effect: allow\n"
+        ));
+    }
+    s.push_str("  - name: reads\n    action_type: data.read\n    effect: allow\n    conditions:\n      - { field: size, operator: lt, value: 1000000 }\n");
+    s
+}
+
+/// An action body with a 256-byte metadata object.
+pub fn action_body(i: u64) -> String {
+    let pad = "x".repeat(256 - 40);
+    format!("{{\"action_type\":\"data.read\",\"metadata\":{{\"size\":{i},\"pad\":\"{pad}\"}}}}")
+}
+
+fn temp(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("al-bench-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn request(
+    send: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    method: &str,
+    path: &str,
+    key: &str,
+    ctype: &str,
+    body: String,
+) -> (u16, Vec<u8>) {
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", ctype)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    send.ready().await.unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, body)
+}
+
+async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    send
+}
+
+/// The HTTP run: actions/s and latency percentiles (µs).
+pub struct HttpRun {
+    pub actions_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub non_2xx: u64,
+}
+
+/// Drive `per_conn` actions on each of [`CONNECTIONS`] keep-alive
+/// connections against a fresh server with `sync`.
+pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
+    let dir = temp(&format!("http-{sync:?}"));
+    let server_rt = runtime(2);
+    let mut cfg = ServerConfig::new(DataDir::Files(dir.clone()));
+    cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    cfg.sync = sync;
+    cfg.snapshot_every = 0;
+    let running = server_rt.block_on(al_server::start(cfg)).unwrap();
+    let addr = running.addr;
+    let svc = running.bootstrap.clone().unwrap().1;
+    let client_rt = runtime(1);
+    let result = client_rt.block_on(async move {
+        let mut c = connect(addr).await;
+        let (s, b) = request(
+            &mut c,
+            "POST",
+            "/api/v1/policies/import",
+            &svc,
+            "application/yaml",
+            manifest(),
+        )
+        .await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        let mut keys = Vec::new();
+        for i in 0..CONNECTIONS {
+            let (s, b) = request(
+                &mut c,
+                "POST",
+                "/api/agents/register",
+                &svc,
+                "application/json",
+                format!("{{\"name\":\"bench-{i}\"}}"),
+            )
+            .await;
+            assert_eq!(s, 201);
+            let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+            keys.push(v["api_key"].as_str().unwrap().to_owned());
+        }
+        // Warm up every connection, then measure.
+        let mut conns = Vec::new();
+        for _ in 0..CONNECTIONS {
+            conns.push(connect(addr).await);
+        }
+        let start = Arc::new(tokio::sync::Barrier::new(CONNECTIONS + 1));
+        let mut tasks = Vec::new();
+        for (i, (mut conn, key)) in conns.into_iter().zip(keys).enumerate() {
+            let start = Arc::clone(&start);
+            tasks.push(tokio::spawn(async move {
+                for w in 0..20u64 {
+                    let _ = request(
+                        &mut conn,
+                        "POST",
+                        "/api/v1/actions",
+                        &key,
+                        "application/json",
+                        action_body(w),
+                    )
+                    .await;
+                }
+                start.wait().await;
+                let mut lat = Vec::with_capacity(per_conn as usize);
+                let mut bad = 0u64;
+                for n in 0..per_conn {
+                    let t = Instant::now();
+                    let (s, _) = request(
+                        &mut conn,
+                        "POST",
+                        "/api/v1/actions",
+                        &key,
+                        "application/json",
+                        action_body(n + i as u64),
+                    )
+                    .await;
+                    lat.push(t.elapsed());
+                    if s != 200 {
+                        bad += 1;
+                    }
+                }
+                (lat, bad)
+            }));
+        }
+        start.wait().await;
+        let t0 = Instant::now();
+        let mut all = Vec::new();
+        let mut bad = 0;
+        for t in tasks {
+            let (l, b) = t.await.unwrap();
+            all.extend(l);
+            bad += b;
+        }
+        let wall = t0.elapsed();
+        all.sort_unstable();
+        let pct =
+            |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+        HttpRun {
+            actions_per_s: all.len() as f64 / wall.as_secs_f64(),
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            non_2xx: bad,
+        }
+    });
+    server_rt.block_on(running.stop()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn engine_with_agents(n: usize) -> (Engine, Vec<String>) {
+    let cfg = EngineConfig::builder([3; 16]).build().unwrap();
+    let mut e = Engine::new(cfg);
+    let mut ent = DeterministicEntropy::new(9);
+    let t = Timestamp::from_unix_millis(1_764_331_200_000).unwrap();
+    let (org, _fx) = e.create_org(t, "bench", &mut ent).unwrap();
+    let svc = org.service_key.expose().to_owned();
+    let _ = e
+        .import_policies(
+            t,
+            &svc,
+            &manifest(),
+            ImportOptions {
+                format: None,
+                dry_run: false,
+                prune: false,
+            },
+        )
+        .unwrap();
+    let mut keys = Vec::new();
+    for i in 0..n {
+        let (r, _) = e
+            .register_agent(t, &svc, &format!("{{\"name\":\"a{i}\"}}"), &mut ent)
+            .unwrap();
+        keys.push(r.api_key.expose().to_owned());
+    }
+    (e, keys)
+}
+
+/// The engine alone on the same workload (one thread, no I/O): actions/s.
+pub fn engine_run(n: u64) -> f64 {
+    let (mut e, keys) = engine_with_agents(CONNECTIONS);
+    let bodies: Vec<String> = (0..n).map(action_body).collect();
+    let t0 = Instant::now();
+    let base = 1_764_331_300_000i64;
+    for (i, body) in bodies.iter().enumerate() {
+        let now = Timestamp::from_unix_millis(base + i as i64 / 64).unwrap();
+        let call = ActionCall {
+            api_key: &keys[i % keys.len()],
+            body,
+            event_id: None,
+            delegation_id: None,
+        };
+        let r = e.submit_action(now, &call).unwrap();
+        let _ = std::hint::black_box(r);
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// Write an org of `rows` entries (through the engine, into a segment),
+/// with a snapshot `tail` rows before the end.
+pub fn build_org(dir: &Path, rows: u64, tail: u64) {
+    let (mut e, keys) = engine_with_agents(CONNECTIONS);
+    let (store, _) =
+        FileStore::open(dir, FileStoreConfig::new().sync(SyncMode::NoSyncUnsafe)).unwrap();
+    store.create_org("bench").unwrap();
+    let put = |store: &FileStore, entries: &[al_engine::SealedEntry]| {
+        let recs: Vec<Record<'_>> = entries
+            .iter()
+            .map(|x| Record {
+                row: x.row,
+                entry: &x.bytes,
+                hash: &x.hash.0,
+            })
+            .collect();
+        store.append("bench", &recs).unwrap();
+    };
+    put(&store, &e.entries("bench").unwrap());
+    let base = 1_764_331_300_000i64;
+    let mut i = 0u64;
+    let mut snapped = false;
+    while e.head("bench").unwrap().0 < rows {
+        let now = Timestamp::from_unix_millis(base + (i / 64) as i64).unwrap();
+        let body = action_body(i);
+        let call = ActionCall {
+            api_key: &keys[(i % 64) as usize],
+            body: &body,
+            event_id: None,
+            delegation_id: None,
+        };
+        let (_, fx) = e.submit_action(now, &call).unwrap();
+        put(&store, &fx.entries);
+        i += 1;
+        let head = e.head("bench").unwrap();
+        if !snapped && head.0 + tail >= rows {
+            let s = e.snapshot("bench").unwrap();
+            store
+                .save_snapshot("bench", s.row(), &s.head_hash().0, s.as_bytes())
+                .unwrap();
+            snapped = true;
+        }
+    }
+    store.close().unwrap();
+}
+
+/// Restart time: recovery (read and check the segment) + restore from the
+/// snapshot and the tail, as `al-server` does at start; and without the
+/// snapshot (full replay) for comparison. Milliseconds.
+pub fn restart_run(rows: u64, tail: u64) -> (f64, f64, f64) {
+    let dir = temp("restart");
+    let t = Instant::now();
+    build_org(&dir, rows, tail);
+    let build_s = t.elapsed().as_secs_f64();
+    let rt = runtime(2);
+    let start = |dir: &Path| {
+        let mut cfg = ServerConfig::new(DataDir::Files(dir.to_path_buf()));
+        cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        cfg.snapshot_every = 0;
+        let t = Instant::now();
+        let r = rt.block_on(al_server::start(cfg)).unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert!(r.recovered[0].rows >= rows);
+        // Stop without a new snapshot changing the next measurement: the
+        // org is unchanged, so the shutdown snapshot is skipped.
+        rt.block_on(r.stop()).unwrap();
+        ms
+    };
+    let from_snapshot = start(&dir);
+    for f in std::fs::read_dir(dir.join("orgs/bench")).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|x| x == "alsnap") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let full = start(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    (from_snapshot, full, build_s)
+}
+
+/// The `server` area of `perf-report`.
+pub fn figures() -> BTreeMap<String, f64> {
+    let quick = std::env::var("AL_BENCH_QUICK").is_ok();
+    let per_conn = if quick { 100 } else { 1000 };
+    let mut out = BTreeMap::new();
+    let engine = engine_run(if quick { 20_000 } else { 200_000 });
+    let durable = http_run(SyncMode::Data, per_conn);
+    let nosync = http_run(SyncMode::NoSyncUnsafe, per_conn);
+    out.insert(
+        "http_actions_per_s_64conn_fsync".into(),
+        round3(durable.actions_per_s),
+    );
+    out.insert(
+        "http_latency_us_p50_64conn_fsync".into(),
+        round3(durable.p50_us),
+    );
+    out.insert(
+        "http_latency_us_p99_64conn_fsync".into(),
+        round3(durable.p99_us),
+    );
+    out.insert(
+        "http_non_200_answers".into(),
+        (durable.non_2xx + nosync.non_2xx) as f64,
+    );
+    out.insert(
+        "http_actions_per_s_64conn_no_fsync_unsafe".into(),
+        round3(nosync.actions_per_s),
+    );
+    out.insert(
+        "http_latency_us_p99_64conn_no_fsync_unsafe".into(),
+        round3(nosync.p99_us),
+    );
+    out.insert(
+        "engine_in_process_actions_per_s_1thread".into(),
+        round3(engine),
+    );
+    out.insert(
+        "http_fsync_to_engine_ratio".into(),
+        round3(durable.actions_per_s / engine),
+    );
+    let rows = if quick { 100_000 } else { 1_000_000 };
+    let (snap_ms, full_ms, build_s) = restart_run(rows, 10_000);
+    let label = if quick { "100k" } else { "1m" };
+    out.insert(
+        format!("restart_ms_{label}_entries_from_snapshot_plus_10k_tail"),
+        round3(snap_ms),
+    );
+    out.insert(
+        format!("restart_ms_{label}_entries_full_replay"),
+        round3(full_ms),
+    );
+    out.insert(format!("build_s_{label}_entry_org"), round3(build_s));
+    out
+}

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod app;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+mod routes;
+mod server;
+pub mod webhook;
+
+pub use app::{App, BodyLimits, OsEntropy, now};
+pub use routes::router;
+pub use server::{DataDir, Recovered, Running, ServerConfig, StartError, start};
