@@ -31,18 +31,21 @@ pub(crate) fn fingerprint(action_type: &str) -> u64 {
     h.finish()
 }
 
-/// A memo of the last action type's fingerprint (types up to 32 bytes), so
-/// an agent repeating a type does not hash it again. It is a pure cache of
-/// [`fingerprint`]: not serialised, and ignored by equality, so a restored
-/// breaker (with an empty memo) behaves and compares exactly as the live one.
+/// A memo of the last action type (types up to 32 bytes): its fingerprint
+/// and whether the known set holds it, so an agent repeating a type neither
+/// hashes it again nor searches the set. It is a pure cache: not
+/// serialised, and ignored by equality, so a restored breaker (with an
+/// empty memo) behaves and compares exactly as the live one (the
+/// model-based runner checks this on every action).
 #[derive(Clone, Copy)]
 pub(crate) struct LastType {
     len: u8,
     bytes: [u8; 32],
     fp: u64,
-    /// The type was in the known set when last looked up. The set only
-    /// grows (recalibration starts a new breaker, and so a new memo), so
-    /// this stays true.
+    /// The type was in the known set when last looked up. INVARIANT: a
+    /// breaker's set only grows (recalibration replaces the whole breaker,
+    /// memo included), so once true this stays true; while false the set
+    /// is searched again, since the type may have been learned since.
     known: bool,
 }
 
