@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod breaker;
+pub mod callgrind;
 pub mod engine;
 pub mod policy;
 pub mod server;
