@@ -37,11 +37,21 @@ impl Engine {
                         .ok_or_else(|| EngineError::Internal("unknown approval".into()))?;
                     let event = match (timer, a.status) {
                         // Written only while the approval is still open at the
-                        // entry's time; past its timeout the timeout timer decides.
+                        // entry's time.
                         (Timer::ApprovalEscalate(_), ApprovalStatus::Pending)
                             if a.status_at(at) == ApprovalStatus::Escalated =>
                         {
                             Some(ApprovalEvent::Escalated)
+                        }
+                        // The org's clock is already past the timeout (a host
+                        // whose `now` lags the org's last entry): the approval
+                        // times out now. Dropping the escalation instead would
+                        // leave a pending approval without its escalation
+                        // timer, which a restored engine would re-arm.
+                        (Timer::ApprovalEscalate(_), ApprovalStatus::Pending)
+                            if a.status_at(at) == ApprovalStatus::TimedOut =>
+                        {
+                            Some(ApprovalEvent::TimedOut)
                         }
                         (Timer::ApprovalTimeout(_), s) if s.is_open() => {
                             Some(ApprovalEvent::TimedOut)
