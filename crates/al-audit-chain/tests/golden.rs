@@ -307,6 +307,11 @@ fn proof_files() {
             text.replacen("\"inclusion\"", "\"exclusion\"", 1),
             "INVALID_PROOF_FILE",
         ),
+        (
+            "an integer beyond 64 bits",
+            text.replacen("\"row\":3", "\"row\":18446744073709551619", 1),
+            "INVALID_PROOF_FILE",
+        ),
     ];
     let mut files = Vec::new();
     for (why, t, code) in &refused {

@@ -140,3 +140,30 @@ fn entry_size_limit_at_its_boundary() {
     assert!(l.len() > MAX_LINE_BYTES);
     assert_eq!(parse_line(&l).err().unwrap().code(), "TOO_LARGE");
 }
+
+/// `-0` is the integer 0 in proof files as in log lines (one rule for
+/// every JSON text of the format, as the Python reference reads them);
+/// an integer beyond 64 bits is refused, not rounded.
+#[test]
+fn neg_zero_is_the_integer_zero_in_proof_files() {
+    let log = crate::log_of(4);
+    let p = log
+        .prove_inclusion(EntryId::from_row(1).unwrap(), at())
+        .unwrap();
+    let text = proof_value(&p).to_string();
+    let neg = text.replacen("\"leaf_index\":0", "\"leaf_index\":-0", 1);
+    assert_ne!(neg, text);
+    let read = Proof::from_json(&neg).unwrap();
+    assert_eq!(read, Proof::from_json(&text).unwrap());
+    assert!(read.verify(&log.checkpoint(at())).is_ok());
+    // Still a float when written as one.
+    let float = text.replacen("\"leaf_index\":0", "\"leaf_index\":-0.0", 1);
+    assert_eq!(
+        Proof::from_json(&float).unwrap_err().code(),
+        "INVALID_PROOF_FILE"
+    );
+    let big = text.replacen("\"leaf_index\":0", "\"leaf_index\":18446744073709551616", 1);
+    let e = Proof::from_json(&big).unwrap_err();
+    assert_eq!(e.code(), "INVALID_PROOF_FILE");
+    assert!(e.to_string().contains("18446744073709551616"), "{e}");
+}

@@ -25,7 +25,7 @@ const LIMITS: json::Limits = json::Limits {
 /// −2^63 … 2^64−1 is refused, since the encoding has no integer for it and
 /// reading it as a float would silently change it. Anything that is not a
 /// well-formed number is left for the JSON reader to report.
-fn integers(text: &str) -> Result<Cow<'_, str>, Error> {
+pub(crate) fn integers(text: &str) -> Result<Cow<'_, str>, Error> {
     let b = text.as_bytes();
     let mut neg_zero: Vec<usize> = Vec::new();
     let mut i = 0;
