@@ -213,6 +213,27 @@ impl SignedCheckpoint {
         }
     }
 
+    /// [`SignedCheckpoint::parse`] for bytes as read from a file: text
+    /// that is not UTF-8 is an `INVALID_CHECKPOINT` naming the line of the
+    /// first bad byte.
+    ///
+    /// # Errors
+    /// As [`SignedCheckpoint::parse`].
+    pub fn parse_bytes(bytes: &[u8]) -> Result<SignedCheckpoint, Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => SignedCheckpoint::parse(text),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let before = bytes.get(..at).unwrap_or_default();
+                let line = 1 + before.iter().filter(|b| **b == b'\n').count() as u64;
+                Err(Error::Checkpoint {
+                    line,
+                    problem: format!("not UTF-8 text (byte {at})"),
+                })
+            }
+        }
+    }
+
     /// The checkpoint (untrusted).
     #[must_use]
     pub fn checkpoint(&self) -> &Checkpoint {
@@ -284,6 +305,20 @@ mod tests {
             head_hash: Digest([2; 32]),
             timestamp: Timestamp::from_unix_millis(1_764_331_200_000).unwrap(),
         }
+    }
+
+    #[test]
+    fn bytes_that_are_not_text_name_their_line() {
+        let key = Ed25519Signer::from_seed("log.example/acme", [9; 32]).unwrap();
+        let text = cp().sign(&[&key]).unwrap();
+        let good = SignedCheckpoint::parse_bytes(text.as_bytes()).unwrap();
+        assert_eq!(good.checkpoint(), &cp());
+        let mut bytes = text.into_bytes();
+        let at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+        bytes.insert(at, 0xff);
+        let e = SignedCheckpoint::parse_bytes(&bytes).unwrap_err();
+        assert_eq!(e.code(), "INVALID_CHECKPOINT");
+        assert!(e.to_string().starts_with("checkpoint line 2:"), "{e}");
     }
 
     #[test]

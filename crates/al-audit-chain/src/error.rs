@@ -453,6 +453,29 @@ impl ErrorCode for ProofError {
     }
 }
 
+impl ProofError {
+    /// The name of the check that failed, as `docs/audit-encoding.md`
+    /// §4 and §6 name them: `size_zero`, `index`, `size_order`,
+    /// `equal_sizes`, `path_length`, `first_root`, `root`, `entry_id`,
+    /// `leaf`, `org`, `checkpoint`.
+    #[must_use]
+    pub fn check(&self) -> &'static str {
+        match self {
+            ProofError::EmptyTree => "size_zero",
+            ProofError::IndexOutOfRange { .. } => "index",
+            ProofError::SizeOrder { .. } => "size_order",
+            ProofError::EqualSizes => "equal_sizes",
+            ProofError::PathLength { .. } => "path_length",
+            ProofError::FirstRootMismatch { .. } => "first_root",
+            ProofError::RootMismatch { .. } => "root",
+            ProofError::EntryIdMismatch { .. } => "entry_id",
+            ProofError::LeafMismatch(_) => "leaf",
+            ProofError::OrgMismatch { .. } => "org",
+            ProofError::CheckpointMismatch { .. } => "checkpoint",
+        }
+    }
+}
+
 impl From<json::Error> for Error {
     fn from(e: json::Error) -> Error {
         Error::Json(e)

@@ -272,6 +272,7 @@ fn proof_files() {
         let p = Proof::from_json(&v.to_string()).unwrap();
         let e = p.verify(&cp).unwrap_err();
         let name = check_name(&e);
+        assert_eq!(e.check(), name, "the library's check name");
         assert_eq!(name, check, "{why}: {e}");
         cases.push(json!({"why": why, "proof": v, "check": check, "message": e.to_string()}));
     }

@@ -216,3 +216,64 @@ fn failures_name_the_check() {
         Err(E::PathLength { got: 0, .. })
     ));
 }
+
+/// Every failed check answers the name `docs/audit-encoding.md` gives it.
+#[test]
+fn failed_checks_have_their_documented_names() {
+    use al_audit_chain::ProofError as E;
+    let d = Digest([0; 32]);
+    let cases = [
+        (E::EmptyTree, "size_zero"),
+        (E::IndexOutOfRange { index: 1, size: 1 }, "index"),
+        (
+            E::SizeOrder {
+                first: 0,
+                second: 1,
+            },
+            "size_order",
+        ),
+        (E::EqualSizes, "equal_sizes"),
+        (E::PathLength { got: 1, want: 2 }, "path_length"),
+        (
+            E::FirstRootMismatch {
+                expected: d,
+                computed: d,
+            },
+            "first_root",
+        ),
+        (
+            E::RootMismatch {
+                expected: d,
+                computed: d,
+            },
+            "root",
+        ),
+        (
+            E::EntryIdMismatch {
+                entry_id: "evt_".into(),
+                row: 1,
+            },
+            "entry_id",
+        ),
+        (E::LeafMismatch("x"), "leaf"),
+        (
+            E::OrgMismatch {
+                expected: "a".into(),
+                found: "b".into(),
+            },
+            "org",
+        ),
+        (
+            E::CheckpointMismatch {
+                proof_size: 1,
+                proof_root: d,
+                size: 2,
+                root: d,
+            },
+            "checkpoint",
+        ),
+    ];
+    for (e, name) in cases {
+        assert_eq!(e.check(), name, "{e:?}");
+    }
+}

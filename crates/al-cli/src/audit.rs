@@ -204,7 +204,8 @@ fn verifier(arg: &str) -> Result<Ed25519Verifier, UsageError> {
     } else {
         arg.to_owned()
     };
-    Ed25519Verifier::from_text(text.trim()).map_err(|e| UsageError(format!("`--key {arg}`: {e}")))
+    Ed25519Verifier::from_text(text.trim())
+        .map_err(|e| UsageError(format!("`--key {arg}`: {}: {e}", e.code())))
 }
 
 /// The checkpoint the user trusts, if they gave one: signed by a given
@@ -219,8 +220,9 @@ fn trusted_checkpoint(
         }
         return Ok(None);
     };
-    let text = io::read(path)?;
-    let signed = SignedCheckpoint::parse(&text).map_err(|e| file_error(path, &e))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?;
+    let signed = SignedCheckpoint::parse_bytes(&bytes).map_err(|e| file_error(path, &e))?;
     let keys = t
         .keys
         .iter()
@@ -506,7 +508,7 @@ fn report(res: Result<(), ProofError>, what: &str, json: bool) -> Answer {
         match &res {
             Ok(()) => print_json(&json!({"valid": true, "proof": what})),
             Err(e) => print_json(
-                &json!({"valid": false, "proof": what, "reason": e.to_string(), "code": e.code()}),
+                &json!({"valid": false, "proof": what, "check": e.check(), "reason": e.to_string(), "code": e.code()}),
             ),
         }
     } else {

@@ -634,6 +634,33 @@ fn verify_against_signed_unsigned_and_hostile_checkpoints() {
         "{}",
         stderr(&o)
     );
+    // A malformed key and a checkpoint that is not text carry their codes.
+    let bad_key = inline.trim().replacen('+', "+0", 1);
+    let o = al(&["verify", &log, "--checkpoint", &cp, "--key", &bad_key]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("INVALID_KEY"), "{}", stderr(&o));
+    let d = tmp("checkpoint-bytes");
+    let f = d.join("cp.txt");
+    let mut bytes = std::fs::read(&cp).unwrap();
+    let at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+    bytes.insert(at, 0xff);
+    std::fs::write(&f, bytes).unwrap();
+    for args in [
+        vec![
+            "verify",
+            &log,
+            "--checkpoint",
+            f.to_str().unwrap(),
+            "--key",
+            &key,
+        ],
+        vec!["checkpoint", "verify", f.to_str().unwrap(), "--key", &key],
+    ] {
+        let o = al(&args);
+        assert_eq!(code(&o), 2);
+        assert!(stderr(&o).contains("INVALID_CHECKPOINT"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+    }
     // Every invalid checkpoint of the golden set is refused with its code,
     // `--trust-unsigned` or not, except the two that are merely unverified.
     let doc: Value =
@@ -805,6 +832,7 @@ fn proof_files_name_the_failed_check() {
         assert_eq!(v["valid"], false);
         assert_eq!(v["code"], "PROOF_INVALID");
         assert_eq!(v["reason"], case["message"], "{}", case["why"]);
+        assert_eq!(v["check"], case["check"], "{}", case["why"]);
     }
     for case in doc["refused_files"].as_array().unwrap() {
         std::fs::write(&f, case["text"].as_str().unwrap()).unwrap();
