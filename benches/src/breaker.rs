@@ -98,6 +98,42 @@ pub fn step_with(b: &mut Breaker, cfg: &BreakerConfig, now: u64, obs: &Observati
     }
 }
 
+/// The argument that makes `perf-report` run [`admit_observe_loop`].
+pub const LOOP_ARG: &str = "--breaker-admit-observe-loop";
+
+/// The workloads of the `admit_observe_*` figures, by name.
+pub const WORKLOADS: [&str; 3] = ["monitoring", "monitoring_5_types_in_turn", "throttle"];
+
+/// `n` steps of a [`WORKLOADS`] workload (after building its agent), as
+/// the wall-clock figures time them: run under callgrind by [`figures`].
+pub fn admit_observe_loop(workload: &str, n: u64) {
+    let cfg = config();
+    match workload {
+        "monitoring" => {
+            let (mut b, mut now) = monitoring(&cfg);
+            for _ in 0..n {
+                now += 30_000;
+                step(&mut b, &cfg, now);
+            }
+        }
+        "monitoring_5_types_in_turn" => {
+            let (mut b, mut now) = monitoring_5_types(&cfg);
+            for i in 0..n {
+                now += 30_000;
+                step_with(&mut b, &cfg, now, &TYPES[(i % 5) as usize]);
+            }
+        }
+        "throttle" => {
+            let (mut b, mut now) = throttled(&cfg);
+            for _ in 0..n {
+                now += 500;
+                step(&mut b, &cfg, now);
+            }
+        }
+        other => panic!("unknown breaker workload `{other}`"),
+    }
+}
+
 /// The `breaker` area of `perf-report`.
 pub fn figures() -> BTreeMap<String, f64> {
     use crate::timing::{median_ns_interleaved, round3};
@@ -129,6 +165,12 @@ pub fn figures() -> BTreeMap<String, f64> {
         round3(ns[1]),
     );
     out.insert("admit_observe_ns_median_throttle".into(), round3(ns[2]));
+    // Instructions per step (callgrind; machine load does not move them).
+    for w in WORKLOADS {
+        if let Some(ir) = crate::callgrind::instructions_per_iteration(&[LOOP_ARG, w], 200_000) {
+            out.insert(format!("admit_observe_instructions_{w}"), round3(ir));
+        }
+    }
     out.insert(
         "state_bytes_in_memory".into(),
         std::mem::size_of::<Breaker>() as f64,

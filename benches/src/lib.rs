@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod breaker;
+pub mod callgrind;
 pub mod policy;
 pub mod server;
 pub mod simulate;

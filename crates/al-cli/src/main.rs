@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 //!
 //! `main` parses, dispatches and maps outcomes to exit codes; all logic
-//! lives in the libraries (and, for `demo`, in the small host module).
+//! lives in the libraries (`demo` is a thin client of `al-engine`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

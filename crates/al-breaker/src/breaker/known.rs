@@ -31,15 +31,22 @@ pub(crate) fn fingerprint(action_type: &str) -> u64 {
     h.finish()
 }
 
-/// A memo of the last action type's fingerprint (types up to 32 bytes), so
-/// an agent repeating a type does not hash it again. It is a pure cache of
-/// [`fingerprint`]: not serialised, and ignored by equality, so a restored
-/// breaker (with an empty memo) behaves and compares exactly as the live one.
+/// A memo of the last action type (types up to 32 bytes): its fingerprint
+/// and whether the known set holds it, so an agent repeating a type neither
+/// hashes it again nor searches the set. It is a pure cache: not
+/// serialised, and ignored by equality, so a restored breaker (with an
+/// empty memo) behaves and compares exactly as the live one (the
+/// model-based runner checks this on every action).
 #[derive(Clone, Copy)]
 pub(crate) struct LastType {
     len: u8,
     bytes: [u8; 32],
     fp: u64,
+    /// The type was in the known set when last looked up. INVARIANT: a
+    /// breaker's set only grows (recalibration replaces the whole breaker,
+    /// memo included), so once true this stays true; while false the set
+    /// is searched again, since the type may have been learned since.
+    known: bool,
 }
 
 impl Default for LastType {
@@ -49,25 +56,70 @@ impl Default for LastType {
             len: u8::MAX,
             bytes: [0; 32],
             fp: 0,
+            known: false,
         }
     }
 }
 
 impl LastType {
-    /// The fingerprint of `action_type`, from the memo when it is the last
-    /// type seen.
-    pub fn fingerprint(&mut self, action_type: &str) -> u64 {
+    /// The fingerprint of `action_type` and whether `set` knows it, from the
+    /// memo when it is the last type seen.
+    #[inline]
+    pub fn lookup(&mut self, action_type: &str, set: &KnownTypes) -> (u64, bool) {
         let b = action_type.as_bytes();
-        if usize::from(self.len) == b.len() && self.bytes.get(..b.len()) == Some(b) {
-            return self.fp;
+        if usize::from(self.len) == b.len()
+            && self.bytes.get(..b.len()).is_some_and(|m| short_eq(m, b))
+        {
+            if !self.known {
+                self.known = set.contains(self.fp);
+            }
+            return (self.fp, self.known);
         }
         let fp = fingerprint(action_type);
+        let known = set.contains(fp);
         if let (Ok(len), Some(dst)) = (u8::try_from(b.len()), self.bytes.get_mut(..b.len())) {
             dst.copy_from_slice(b);
             self.len = len;
             self.fp = fp;
+            self.known = known;
+        } else {
+            self.len = u8::MAX;
         }
-        fp
+        (fp, known)
+    }
+}
+
+/// `a == b` for slices of at most 32 bytes, by a few word comparisons
+/// instead of a call to `memcmp` (which costs more than the rest of the
+/// memo): words from both ends overlap, so together they cover every byte.
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w4 = |s: &[u8], i: usize| {
+        s.get(i..i + 4)
+            .and_then(|x| <[u8; 4]>::try_from(x).ok())
+            .map(u32::from_ne_bytes)
+    };
+    let w8 = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .and_then(|x| <[u8; 8]>::try_from(x).ok())
+            .map(u64::from_ne_bytes)
+    };
+    match n {
+        0 => true,
+        // Indices 0, n/2 and n − 1 are every index when n ≤ 3.
+        1..=3 => a.first() == b.first() && a.get(n / 2) == b.get(n / 2) && a.last() == b.last(),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        17..=32 => {
+            w8(a, 0) == w8(b, 0)
+                && w8(a, 8) == w8(b, 8)
+                && w8(a, n - 16) == w8(b, n - 16)
+                && w8(a, n - 8) == w8(b, n - 8)
+        }
+        _ => a == b,
     }
 }
 
@@ -189,18 +241,60 @@ mod tests {
 
     #[test]
     fn the_memo_is_exact() {
+        // (type, learned after this lookup): repeats hit the memo, a type
+        // learned between two repeats must be seen as known on the second
+        // (the memo's "known" is only ever trusted once true), long types
+        // do not fit the memo, and the set filling up changes nothing.
+        let long = "x".repeat(40);
+        let mut seq = vec![
+            ("a.b", false),
+            ("a.b", false),
+            ("a.bc", false),
+            ("a.b", true),
+            ("a.b", false),
+            ("", false),
+            ("", true),
+            ("", false),
+            (long.as_str(), true),
+            (long.as_str(), false),
+            ("a.b", false),
+            ("a.bc", false),
+        ];
+        let fill: Vec<String> = (0..48).map(|i| format!("fill.{i}")).collect();
+        for t in &fill {
+            seq.push((t.as_str(), true));
+        }
+        seq.extend([("a.bc", true), ("a.bc", false), ("a.b", false)]);
         let mut m = LastType::default();
-        for t in [
-            "a.b",
-            "a.b",
-            "a.bc",
-            "a.b",
-            "",
-            "",
-            "x".repeat(40).as_str(),
-            "a.b",
-        ] {
-            assert_eq!(m.fingerprint(t), fingerprint(t), "{t}");
+        let mut set = KnownTypes::default();
+        for (i, (t, learn)) in seq.into_iter().enumerate() {
+            let want = (fingerprint(t), set.contains(fingerprint(t)));
+            assert_eq!(m.lookup(t, &set), want, "step {i}: `{t}`");
+            if learn {
+                set.insert(fingerprint(t), 48);
+            }
+        }
+        // Full: `a.bc` was never learned.
+        assert_eq!(set.len(), 48);
+        assert!(!set.contains(fingerprint("a.bc")));
+    }
+
+    /// The word comparisons against slice equality: every length up to 40,
+    /// equal slices and slices differing in exactly one byte (each
+    /// position, each bit).
+    #[test]
+    fn short_eq_is_slice_equality() {
+        for n in 0..=40usize {
+            let a: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            assert!(short_eq(&a, &a.clone()), "len {n}");
+            for i in 0..n {
+                for bit in 0..8 {
+                    let mut b = a.clone();
+                    b[i] ^= 1 << bit;
+                    assert!(!short_eq(&a, &b), "len {n}, byte {i}, bit {bit}");
+                }
+            }
+            assert!(!short_eq(&a, &a[..n.saturating_sub(1)]) || n == 0);
         }
     }
 

@@ -69,6 +69,9 @@ impl Breaker {
     /// Hand the `k` empty windows after the closed one to `f`, grouped by
     /// the hour (so the slot) they start in: at most one call per hour.
     fn empty_windows_by_slot(&mut self, w: u64, k: u64, mut f: impl FnMut(&mut Profile, u8, u64)) {
+        if k == 0 {
+            return;
+        }
         let mut t = after(self.window_start, w);
         let mut left = k;
         while left > 0 {

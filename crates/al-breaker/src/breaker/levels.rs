@@ -42,7 +42,32 @@ impl Breaker {
     /// level, note whether it was hot, and step down if that is due.
     /// `action`: the score is an observed action's (counted towards
     /// `quiet_actions`), not an outcome report's.
+    ///
+    /// The common case (MONITORING, a cold score) is decided here, inline
+    /// on the hot path; everything else goes to [`Self::settle_slow`].
+    #[inline]
     pub(super) fn settle(
+        &mut self,
+        cfg: &BreakerConfig,
+        now: Timestamp,
+        score: u8,
+        top: Signal,
+        action: bool,
+        fx: &mut Effects,
+    ) {
+        if self.state == State::Monitoring && score.saturating_add(cfg.hysteresis) < cfg.warn_score
+        {
+            if action {
+                self.quiet_actions = self.quiet_actions.saturating_add(1);
+            }
+            return;
+        }
+        self.settle_slow(cfg, now, score, top, action, fx);
+    }
+
+    /// [`Self::settle`] for every other case.
+    #[inline(never)]
+    fn settle_slow(
         &mut self,
         cfg: &BreakerConfig,
         now: Timestamp,
@@ -252,5 +277,70 @@ impl Breaker {
             &mut fx,
         );
         Ok(fx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inline fast paths of `settle` and `admit` against the general
+    /// code they skip, for every state, score and kind of call: the same
+    /// state (field for field) and the same effects.
+    #[test]
+    fn fast_paths_match_the_general_code() {
+        let cfg = BreakerConfig::default();
+        let t0 = Timestamp::from_unix_millis(1_764_288_000_000).unwrap();
+        let mut calibrated = Breaker::new(t0);
+        let _ = calibrated.complete_calibration(&cfg, t0).unwrap();
+        let states = [
+            State::Calibrating,
+            State::Monitoring,
+            State::Warn,
+            State::Throttle,
+            State::Halt,
+            State::Killed,
+        ];
+        // Early and late enough for a step down to be due or not.
+        let times = [1_000, 3 * 3_600_000, 3 * 86_400_000];
+        for state in states {
+            for ms in times {
+                let now = t0.saturating_add_millis(ms);
+                let mut b = calibrated.clone();
+                b.state = state;
+                b.quiet_actions = 60;
+                for score in 0..=100 {
+                    for action in [false, true] {
+                        let (mut fast, mut slow) = (b.clone(), b.clone());
+                        let (mut fx_fast, mut fx_slow) =
+                            (Effects::new(now, false), Effects::new(now, false));
+                        fast.settle(
+                            &cfg,
+                            now,
+                            score,
+                            Signal::FrequencySpike,
+                            action,
+                            &mut fx_fast,
+                        );
+                        slow.settle_slow(
+                            &cfg,
+                            now,
+                            score,
+                            Signal::FrequencySpike,
+                            action,
+                            &mut fx_slow,
+                        );
+                        assert_eq!(fast, slow, "{state} score {score} action {action}");
+                        assert_eq!(fx_fast, fx_slow, "{state} score {score} action {action}");
+                    }
+                }
+                let (mut fast, mut slow) = (b.clone(), b.clone());
+                let (a_fast, fx_fast) = fast.admit(&cfg, now);
+                let mut fx_slow = Effects::new(now, false);
+                let a_slow = slow.admit_slow(&cfg, now, &mut fx_slow);
+                assert_eq!((a_fast, fx_fast), (a_slow, fx_slow), "admit in {state}");
+                assert_eq!(fast, slow, "admit in {state}");
+            }
+        }
     }
 }

@@ -201,13 +201,30 @@ impl Breaker {
     /// changes nothing.
     pub fn admit(&mut self, cfg: &BreakerConfig, now: Timestamp) -> (Admission, Effects) {
         let (now, regressed) = self.clock(now);
+        // The hot path: CALIBRATING and MONITORING admit everything and have
+        // no step down to wait for.
+        if matches!(self.state, State::Calibrating | State::Monitoring) {
+            return (Admission::Allow, Effects::new(now, regressed));
+        }
         let mut fx = Effects::new(now, regressed);
+        let a = self.admit_slow(cfg, now, &mut fx);
+        (a, fx)
+    }
+
+    /// [`Self::admit`] in the other states: a due step down, then the
+    /// answer.
+    #[inline(never)]
+    pub(super) fn admit_slow(
+        &mut self,
+        cfg: &BreakerConfig,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) -> Admission {
         if self.deescalation_due(cfg, now) {
             self.last_now = now;
-            self.deescalate(now, &mut fx);
+            self.deescalate(now, fx);
         }
-        let a = self.admission(cfg, now);
-        (a, fx)
+        self.admission(cfg, now)
     }
 
     /// Apply time-driven changes (quiet-period de-escalation) without an
@@ -249,13 +266,15 @@ impl Breaker {
         self.window_count = self.window_count.saturating_add(1);
         let calibrating = self.state == State::Calibrating;
         fx.low_confidence = calibrating;
-        let fp = self.last_type.fingerprint(obs.action_type);
+        let (fp, known) = self.last_type.lookup(obs.action_type, &self.types);
         self.update_shares(cfg, obs);
-        let (score, top) = self.score(cfg, now, obs, fp, &mut fx);
+        let (score, top) = self.score(cfg, now, obs, known, &mut fx);
         if self.learning() {
             self.learn(cfg, obs, calibrating);
         }
-        self.learn_type(cfg, obs, fp, calibrating);
+        if !known {
+            self.learn_type(cfg, obs, fp, calibrating);
+        }
         if calibrating {
             if self.calibration_done(cfg, now) {
                 self.finish_calibration(cfg, now, Reason::CalibrationComplete, &mut fx);

@@ -24,21 +24,41 @@ impl Breaker {
         cfg: &BreakerConfig,
         now: Timestamp,
         obs: &Observation<'_>,
-        fp: u64,
+        known_type: bool,
         fx: &mut Effects,
     ) -> (u8, Signal) {
-        let mut sev = [0u8; SIGNALS.len()];
-        if self.scored(cfg) {
-            sev[FREQUENCY] = self.frequency(cfg, now);
-            if !self.types.contains(fp) {
-                sev[UNSEEN] = cfg.unseen_type_severity;
-            }
-            sev[OFF_HOURS] = self.off_hours(cfg);
-            sev[BULK] = self.bulk(cfg, obs.data_count);
-            sev[DENIALS] = self.denials(cfg);
-            sev[DELEGATIONS] = self.delegation_churn(cfg);
-            sev[DRIFT] = self.drift_signal(cfg, fx);
+        if !self.scored(cfg) {
+            return nothing(fx);
         }
+        let unseen = if known_type {
+            0
+        } else {
+            cfg.unseen_type_severity
+        };
+        let (freq, off, bulk) = (
+            self.frequency(cfg, now),
+            self.off_hours(cfg),
+            self.bulk(cfg, obs.data_count),
+        );
+        let (den, del, drift) = (
+            self.denials(cfg),
+            self.delegation_churn(cfg),
+            self.drift_signal(cfg, fx),
+        );
+        // The common case, nothing at all, decided on the values in
+        // registers (reading the array back as one word right after storing
+        // its bytes one by one would stall on store forwarding).
+        if freq | unseen | off | bulk | den | del | drift == 0 {
+            return nothing(fx);
+        }
+        let mut sev = [0u8; SIGNALS.len()];
+        sev[FREQUENCY] = freq;
+        sev[UNSEEN] = unseen;
+        sev[OFF_HOURS] = off;
+        sev[BULK] = bulk;
+        sev[DENIALS] = den;
+        sev[DELEGATIONS] = del;
+        sev[DRIFT] = drift;
         combine(cfg, &sev, fx)
     }
 
@@ -155,15 +175,16 @@ impl Breaker {
     }
 }
 
+/// The score when no signal fired.
+fn nothing(fx: &mut Effects) -> (u8, Signal) {
+    fx.score = 0;
+    (0, Signal::FrequencySpike)
+}
+
 /// The combined score: the strongest signal plus `second_signal_share` of
 /// the next, capped at 100. Records reportable severities in `fx`.
 fn combine(cfg: &BreakerConfig, sev: &[u8; SIGNALS.len()], fx: &mut Effects) -> (u8, Signal) {
     let (mut s1, mut s2, mut top) = (0u8, 0u8, Signal::FrequencySpike);
-    // The common case: nothing at all.
-    if sev.iter().all(|s| *s == 0) {
-        fx.score = 0;
-        return (0, top);
-    }
     for ((&s, sig), out) in sev.iter().zip(SIGNALS).zip(fx.severities.iter_mut()) {
         if s > s1 {
             s2 = s1;

@@ -291,7 +291,17 @@ impl<'c> Model<'c> {
             data_count: u64::from(data),
             delegation_created: delegation,
         };
+        // The breaker keeps a memo of the last action type and whether it is
+        // known (not serialised): a twin restored from the serialised state,
+        // so with an empty memo, must observe exactly the same.
+        let mut twin = Breaker::from_bytes(&self.b.to_bytes()).expect("state restores");
         let fx = self.b.observe(cfg, t, &obs);
+        assert_eq!(
+            twin.observe(cfg, t, &obs),
+            fx,
+            "a restored breaker observed `{action_type}` differently"
+        );
+        assert_eq!(twin, self.b, "a restored breaker learned differently");
         if !matches!(st, State::Calibrating | State::Killed | State::Halt) {
             self.scored(fx.at().unix_millis(), fx.score, true);
         }
