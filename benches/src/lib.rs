@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod breaker;
 pub mod callgrind;
+pub mod engine;
 pub mod policy;
 pub mod server;
 pub mod simulate;

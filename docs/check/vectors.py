@@ -1,9 +1,11 @@
 """Cross-language check: the Python code in docs/ reproduces the golden vectors.
 
 Run from the repository root: python3 docs/check/vectors.py
-The audit part execs the reference verifier of docs/audit-encoding.md (its
-first python block) and runs it over every file of testdata/audit/; the
-policy part execs the one of docs/policy-manifest.md.
+The audit part execs the reference code of docs/audit-encoding.md (all its
+python blocks: the verifier of section 10 and the record reader of section
+8.1) and runs it over every file of testdata/audit/ and over the engine's
+record vectors, testdata/engine/records.json; the policy part execs the
+python block of docs/policy-manifest.md.
 """
 import hashlib, json, os, sys
 
@@ -11,6 +13,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
 
 def snippet(path):
     return open(path).read().split("```python")[1].split("```")[0]
+
+def snippets(path):
+    """Every python block of a document, in order."""
+    return "\n".join(b.split("```")[0] for b in open(path).read().split("```python")[1:])
 
 failures = []
 def check(ok, what):
@@ -25,7 +31,7 @@ def raises(f, code=None, check_name=None):
     return False
 
 A = "testdata/audit/"
-exec(snippet("docs/audit-encoding.md"))
+exec(snippets("docs/audit-encoding.md"))
 
 # Entries: canonical bytes, hashes, leaves, roots.
 v = json.load(open(A + "vectors.json"))
@@ -89,6 +95,29 @@ _msg = b"If you think cryptography is the answer to your problem,\nthen you don'
 _sig = base64.b64decode("x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=")[4:]
 check(_ed(_pub, _msg, _sig) and not _ed(_pub, _msg + b"!", _sig), "Ed25519 Go vector")
 check(key_id("PeterNeumann", _pub) == 0xc74f20a3, "Go key id")
+
+# The engine's records (section 8.1): each vector's record fits its layout,
+# and header + record encode to the vector's canonical bytes and hash.
+rv = json.load(open("testdata/engine/records.json"))
+kinds_seen = set()
+for x in rv["vectors"]:
+    what = f"records.json {x['name']}"
+    try:
+        check_record(x["kind"], x["record"])  # noqa: F821
+    except Invalid as e:  # noqa: F821
+        check(False, f"{what}: refused with {e.code}")
+    line = json.dumps(dict({"row": x["row"], "id": "evt_%016x" % x["row"], "kind": x["kind"],
+                            "agent_id": x["agent_id"], "timestamp": x["timestamp"],
+                            "prev_hash": x["prev_hash"], "hash": x["hash"]}, **x["record"]))
+    b, row, prev, stored = read_line(line)
+    check(b.hex() == x["canonical_hex"], f"{what}: canonical bytes")
+    check(hashlib.sha256(b).hexdigest() == x["hash"], f"{what}: hash")
+    check(read_line(x["json_line"])[0] == b, f"{what}: json_line")
+    kinds_seen.add(x["kind"])
+check(kinds_seen == set(KINDS), "records.json covers every kind")  # noqa: F821
+for x in rv["refused"]:
+    check(raises(lambda: check_record(x["kind"], x["record"]), "INVALID_RECORD"),  # noqa: F821
+          "records.json refused: " + x["why"])
 
 # Policy digests.
 try:

@@ -15,6 +15,20 @@ fn main() {
         al_benches::policy::eval_loop(n);
         return;
     }
+    // Self-invocations of the engine area: under callgrind, and in a fresh
+    // process for memory (see `al_benches::engine`).
+    let arg = |i: usize| std::env::args().nth(i);
+    if arg(1).as_deref() == Some(al_benches::engine::LOOP_ARG) {
+        let part = arg(2).unwrap_or_default();
+        let n = arg(3).and_then(|a| a.parse().ok()).unwrap_or(0);
+        al_benches::engine::instruction_loop(&part, n);
+        return;
+    }
+    if arg(1).as_deref() == Some(al_benches::engine::MEMORY_ARG) {
+        let n = arg(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+        al_benches::engine::memory_probe(n);
+        return;
+    }
     // Self-invocation under callgrind (see `al_benches::breaker::figures`).
     if std::env::args().nth(1).as_deref() == Some(al_benches::breaker::LOOP_ARG) {
         let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
@@ -30,6 +44,9 @@ fn main() {
     }
     if want("policy") {
         report.insert("policy", al_benches::policy::figures());
+    }
+    if want("engine") {
+        report.insert("engine", al_benches::engine::figures());
     }
     if want("audit") {
         report.insert("audit", al_benches::audit::figures());

@@ -5,7 +5,9 @@
 //! `Deserialize` with `deny_unknown_fields`, so two hosts following these
 //! types write the same bytes and a reader refuses what it does not know.
 //! The layouts are documented field by field in `docs/audit-encoding.md`
-//! ("Record layouts"), with golden vectors in `testdata/engine/records.json`.
+//! (§8.1 "The engine's records"), with golden vectors in
+//! `testdata/engine/records.json` (checked by `tests/records.rs` and, with the
+//! document's Python reference code, by `docs/check/vectors.py`).
 //!
 //! Records borrow (`Cow`) so the live path encodes without copying the
 //! request; decoded records own their data (`Record<'static>`).

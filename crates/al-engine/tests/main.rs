@@ -12,5 +12,6 @@ mod common;
 mod conformance;
 mod model;
 mod pipeline;
+mod records;
 mod seeds;
 mod simulate;
