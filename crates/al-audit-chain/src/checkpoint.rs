@@ -79,7 +79,8 @@ fn err(line: u64, problem: &str) -> Error {
 }
 
 /// Whether an org id can be a checkpoint origin: non-empty, no Unicode
-/// space, no `+`, no control character (the key-name rules of the spec).
+/// space, no `+`, no control character (the key-name rules of the C2SP
+/// signed-note spec, `docs/audit-encoding.md` §5).
 #[must_use]
 pub fn valid_origin(org_id: &str) -> bool {
     valid_key_name(org_id)

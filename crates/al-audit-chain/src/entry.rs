@@ -169,6 +169,13 @@ impl Entry {
         );
     }
 
+    /// The length of the canonical bytes, computed without encoding (so
+    /// the 1 MiB limit, [`MAX_ENTRY_BYTES`], can be checked first).
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        crate::encoding::entry_len(self.agent_id.as_deref(), &self.fields)
+    }
+
     /// The canonical bytes.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {

@@ -40,8 +40,10 @@ pub enum Error {
         problem: LineProblem,
     },
     /// A problem at one line of a multi-line input (a JSON Lines file, a
-    /// checkpoint); the code is the inner error's.
-    #[error("line {line}: {source}")]
+    /// checkpoint); the code is the inner error's. A JSON error inside a
+    /// JSON line is worded `line N, column C: …` (the line of the input,
+    /// the column in that line).
+    #[error("line {line}{}", at_line_detail(source))]
     AtLine {
         /// 1-based line.
         line: u64,
@@ -200,7 +202,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn at_line(self, line: u64) -> Error {
+    /// Place this error at 1-based `line` of a multi-line input (a JSON
+    /// Lines file a caller reads line by line): the code stays the inner
+    /// error's, [`line`](Self::line) becomes `line`.
+    #[must_use]
+    pub fn at_line(self, line: u64) -> Error {
         Error::AtLine {
             line,
             source: Box::new(self),
@@ -226,6 +232,17 @@ impl Error {
             Error::Json(e) => Some(e.location),
             _ => None,
         }
+    }
+}
+
+/// The text after `line N` in [`Error::AtLine`]'s message: a JSON error
+/// of a one-line text gives its column, anything else its own message.
+fn at_line_detail(source: &Error) -> String {
+    match source {
+        Error::Json(e) if e.location.line == 1 => {
+            format!(", column {}: {}", e.location.column, e.message)
+        }
+        e => format!(": {e}"),
     }
 }
 

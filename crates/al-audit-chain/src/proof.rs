@@ -287,7 +287,8 @@ impl ConsistencyProof {
 impl Proof {
     /// Read a proof file: strict JSON (a repeated key, deeper than 8
     /// levels or larger than 1 MiB is refused), exactly the documented
-    /// members, hashes as 64 lowercase hex digits.
+    /// members, hashes as 64 lowercase hex digits, integers as in log
+    /// lines (`-0` is the integer 0).
     ///
     /// # Errors
     /// [`Error::Json`] (with line and column) or [`Error::ProofFile`].
@@ -296,7 +297,16 @@ impl Proof {
             max_depth: 8,
             max_bytes: 1 << 20,
         };
-        let v = al_types::json::parse(text, &limits)?;
+        // Integers read as in a log line; a text over the limit is left
+        // whole for the JSON reader to refuse as too large.
+        let text = if text.len() <= limits.max_bytes {
+            crate::jsonl::integers(text).map_err(|e| Error::ProofFile {
+                problem: e.to_string(),
+            })?
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let v = al_types::json::parse(&text, &limits)?;
         let ty = v.get("type").and_then(serde_json::Value::as_str);
         let res = match ty {
             Some("inclusion") => InclusionProof::deserialize(&v).map(Proof::Inclusion),

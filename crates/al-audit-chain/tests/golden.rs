@@ -3,6 +3,9 @@
 //! published formats: a change is a failure unless `AL_BLESS=1` is set
 //! (then review the diff). The Python checker (`docs/check/vectors.py`)
 //! reads the same files.
+//!
+//! (Over 500 lines on purpose: one test per published file, each listing
+//! its cases inline next to the code the file pins.)
 
 use al_audit_chain::{
     AuditLog, Ed25519Signer, Ed25519Verifier, Error, LogConfig, NoteVerifier, Proof,
@@ -15,7 +18,7 @@ use serde_json::{Value, json};
 pub const TEST_KEY_NAME: &str = "example.com/agentlattice-test";
 pub const TEST_SEED: [u8; 32] = [0x11; 32];
 
-fn at() -> Timestamp {
+pub fn at() -> Timestamp {
     Timestamp::parse_canonical("2025-11-28T13:00:00Z").unwrap()
 }
 
@@ -33,7 +36,7 @@ fn golden(name: &str, text: &str) {
     );
 }
 
-fn pretty(v: &Value) -> String {
+pub fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap() + "\n"
 }
 
@@ -41,7 +44,7 @@ fn signer() -> Ed25519Signer {
     Ed25519Signer::from_seed(TEST_KEY_NAME, TEST_SEED).unwrap()
 }
 
-fn jsonl(log: &AuditLog) -> String {
+pub fn jsonl(log: &AuditLog) -> String {
     let mut out = Vec::new();
     log.export_jsonl(&mut out).unwrap();
     String::from_utf8(out).unwrap()
@@ -151,7 +154,7 @@ fn checkpoints() {
     assert_eq!(Ed25519Verifier::from_text(&v.to_text()).unwrap(), v);
 }
 
-fn proof_value(p: &impl serde::Serialize) -> Value {
+pub fn proof_value(p: &impl serde::Serialize) -> Value {
     serde_json::to_value(p).unwrap()
 }
 
@@ -303,6 +306,11 @@ fn proof_files() {
         (
             "an unknown type",
             text.replacen("\"inclusion\"", "\"exclusion\"", 1),
+            "INVALID_PROOF_FILE",
+        ),
+        (
+            "an integer beyond 64 bits",
+            text.replacen("\"row\":3", "\"row\":18446744073709551619", 1),
             "INVALID_PROOF_FILE",
         ),
     ];

@@ -10,6 +10,7 @@
 mod chain;
 mod flood;
 mod golden;
+mod limits;
 mod proofs;
 mod query;
 mod typed;

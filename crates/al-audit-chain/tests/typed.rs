@@ -34,15 +34,17 @@ fn both<T: Serialize>(kind: Kind, agent: Option<&str>, rec: &T) -> Result<Vec<u8
         }
     };
     let reference = validate_fields(kind, &fields).and_then(|()| {
-        let bytes = Entry {
+        let entry = Entry {
             id: EntryId::FIRST,
             kind,
             agent_id: agent.map(str::to_owned),
             timestamp: at,
             fields: fields.clone(),
             prev_hash: Digest::ZERO,
-        }
-        .encode();
+        };
+        let bytes = entry.encode();
+        // The size computed without encoding is the encoding's size.
+        assert_eq!(entry.encoded_len(), bytes.len());
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(Error::Entry {
                 problem: EntryProblem::TooLarge {

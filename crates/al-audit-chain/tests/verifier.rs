@@ -339,6 +339,12 @@ fn parallel_checkpoint_checks_in_sequential_order() {
     let mut early = refs.clone();
     early[2].1 = Digest::ZERO;
     assert_eq!(both(&head, &early).failure.unwrap().row, 3);
+    // A failure exactly at the checkpoint's row is that row's own failure,
+    // not a checkpoint mismatch (its stored hash is what was tampered).
+    let mut at_cp = refs.clone();
+    at_cp[7].1 = Digest::ZERO;
+    let f = both(&cp_with(&log, 8, |_| {}), &at_cp).failure.unwrap();
+    assert_eq!((f.row, f.code), (8, FailureCode::HashMismatch));
     // Truncated and org mismatch.
     let p = both(&cp_with(&log, 12, |_| {}), &refs[..9]);
     assert_eq!(p.failure.unwrap().code, FailureCode::Truncated);

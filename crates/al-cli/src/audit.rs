@@ -416,7 +416,7 @@ fn verify_threaded(
                     }
                 }
                 Err(e) => {
-                    chain.fail(FailureCode::Undecodable, format!("line {line_no}: {e}"));
+                    chain.fail(FailureCode::Undecodable, e.at_line(line_no).to_string());
                     break 'outer;
                 }
             }

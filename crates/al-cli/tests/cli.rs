@@ -952,3 +952,46 @@ fn verify_reads_server_segment_files() {
     ]);
     assert_eq!(code(&o), 2, "{}{}", stdout(&o), stderr(&o));
 }
+
+/// `al verify` applies every rule of a line whatever `--threads` says: an
+/// entry whose canonical bytes pass 1 MiB (here a 300 kB line of
+/// integers, 9 bytes each once encoded) is refused on both paths, naming
+/// the line, as `docs/audit-encoding.md` §1 requires.
+#[test]
+fn verify_refuses_an_oversized_entry_with_any_thread_count() {
+    use al_audit_chain::{Entry, Kind, entry_to_line};
+    use al_types::{Digest, EntryId, Timestamp};
+    let fields =
+        serde_json::json!({"action_type": "a", "status": "executed", "ones": vec![1; 150_000]});
+    let e = Entry {
+        id: EntryId::FIRST,
+        kind: Kind::Action,
+        agent_id: None,
+        timestamp: Timestamp::UNIX_EPOCH,
+        fields: fields.as_object().unwrap().clone(),
+        prev_hash: Digest::ZERO,
+    };
+    assert!(e.encoded_len() > al_audit_chain::MAX_ENTRY_BYTES);
+    let d = tmp("oversized");
+    let f = d.join("log.jsonl");
+    std::fs::write(&f, entry_to_line(&e, &e.hash()) + "\n").unwrap();
+    for threads in ["1", "2"] {
+        let o = al(&[
+            "verify",
+            f.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--format",
+            "json",
+        ]);
+        no_panic(&o);
+        assert_eq!(code(&o), 1, "--threads {threads}: {}", stdout(&o));
+        let v = json(&o);
+        assert_eq!(v["failure"]["code"], "UNDECODABLE", "--threads {threads}");
+        let msg = v["failure"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("line 1: ") && msg.contains("over the limit of 1048576"),
+            "--threads {threads}: {msg}"
+        );
+    }
+}

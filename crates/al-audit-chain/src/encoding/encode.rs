@@ -100,6 +100,31 @@ pub(crate) fn put_fields(out: &mut Vec<u8>, o: &Map<String, Value>) {
     }
 }
 
+/// How many bytes [`put_value`] writes for `v`, without writing them.
+fn value_len(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 1,
+        Value::Number(_) => 9,
+        Value::String(s) => 5 + s.len(),
+        Value::Array(a) => a.iter().fold(5, |n, x| n.saturating_add(value_len(x))),
+        Value::Object(o) => fields_len(o),
+    }
+}
+
+/// How many bytes [`put_fields`] writes for `o`, without writing them.
+fn fields_len(o: &Map<String, Value>) -> usize {
+    o.iter().fold(5, |n, (k, v)| {
+        n.saturating_add(4 + k.len()).saturating_add(value_len(v))
+    })
+}
+
+/// The length of [`encode_entry`]'s output, computed without encoding:
+/// the size limit is checked before any bytes are written.
+pub(crate) fn entry_len(agent_id: Option<&str>, fields: &Map<String, Value>) -> usize {
+    let agent = agent_id.map_or(1, |a| 5 + a.len());
+    (DOMAIN.len() + 1 + 8 + 1 + agent + 8 + 32).saturating_add(fields_len(fields))
+}
+
 /// Append the canonical bytes of an entry given by its parts.
 pub(crate) fn encode_entry(
     out: &mut Vec<u8>,

@@ -8,7 +8,7 @@
 //! value   = 0x00 null | 0x01 false | 0x02 true
 //!         | 0x03 u64be              (integer >= 0)
 //!         | 0x04 i64be              (integer < 0)
-//!         | 0x05 f64be              (IEEE 754 bits of a finite number that is not an integer)
+//!         | 0x05 f64be              (IEEE 754 bits of a finite float: a number written with a fraction or exponent)
 //!         | 0x06 str
 //!         | 0x07 count:u32be value*
 //!         | object
@@ -29,4 +29,4 @@ mod encode;
 mod key;
 
 pub use decode::{decode, peek_prev_hash, peek_row};
-pub(crate) use encode::{encode_entry, header};
+pub(crate) use encode::{encode_entry, entry_len, header};

@@ -15,5 +15,6 @@
 mod read;
 mod write;
 
+pub(crate) use read::integers;
 pub use read::{JsonlVerifier, MAX_LINE_BYTES, parse_line, parse_line_bytes};
 pub use write::{entry_to_line, write_line};

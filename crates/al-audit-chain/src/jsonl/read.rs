@@ -25,7 +25,7 @@ const LIMITS: json::Limits = json::Limits {
 /// −2^63 … 2^64−1 is refused, since the encoding has no integer for it and
 /// reading it as a float would silently change it. Anything that is not a
 /// well-formed number is left for the JSON reader to report.
-fn integers(text: &str) -> Result<Cow<'_, str>, Error> {
+pub(crate) fn integers(text: &str) -> Result<Cow<'_, str>, Error> {
     let b = text.as_bytes();
     let mut neg_zero: Vec<usize> = Vec::new();
     let mut i = 0;
@@ -94,8 +94,9 @@ fn header(key: &'static str, want: &'static str) -> Error {
 
 /// Read one JSON line (without its newline) into the entry it describes
 /// and its stored hash. Checks every rule of a line (strict JSON, header
-/// keys and types, the kind's fields, the limits) but not the hash or the
-/// chain, which need the previous line.
+/// keys and types, the kind's fields, the limits: 8 MiB of text, 32
+/// levels, 1 MiB of canonical bytes) but not the hash or the chain, which
+/// need the previous line.
 ///
 /// # Errors
 /// [`Error::Json`] (repeated key, too deep, too large, not JSON, with the
@@ -154,17 +155,22 @@ pub fn parse_line(line: &str) -> Result<(Entry, Digest), Error> {
     let hash = digest(take("hash")?, "hash")?;
     let fields: Map<String, Value> = m;
     validate_fields(kind, &fields)?;
-    Ok((
-        Entry {
-            id,
-            kind,
-            agent_id,
-            timestamp,
-            fields,
-            prev_hash,
-        },
-        hash,
-    ))
+    let entry = Entry {
+        id,
+        kind,
+        agent_id,
+        timestamp,
+        fields,
+        prev_hash,
+    };
+    let size = entry.encoded_len();
+    if size > MAX_ENTRY_BYTES {
+        return Err(Error::entry(EntryProblem::TooLarge {
+            size,
+            limit: MAX_ENTRY_BYTES,
+        }));
+    }
+    Ok((entry, hash))
 }
 
 /// [`parse_line`] for a line given as bytes (without its newline): bytes
@@ -182,17 +188,12 @@ pub fn parse_line_bytes(line: &[u8]) -> Result<(Entry, Digest), Error> {
     parse_line(text)
 }
 
-/// Parse a line and encode it into `buf`, refusing an entry over the size limit.
+/// Parse a line and encode it into `buf` (the size limit is
+/// [`parse_line`]'s).
 fn encode_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
     let (entry, stored) = parse_line_bytes(line)?;
     buf.clear();
     entry.encode_into(buf);
-    if buf.len() > MAX_ENTRY_BYTES {
-        return Err(Error::entry(EntryProblem::TooLarge {
-            size: buf.len(),
-            limit: MAX_ENTRY_BYTES,
-        }));
-    }
     Ok(stored)
 }
 
@@ -284,7 +285,7 @@ impl JsonlVerifier {
             Ok(stored) => self.inner.push(&self.buf, Some(&stored)),
             Err(e) => {
                 self.inner
-                    .fail(FailureCode::Undecodable, format!("line {}: {e}", self.line));
+                    .fail(FailureCode::Undecodable, e.at_line(self.line).to_string());
                 false
             }
         }

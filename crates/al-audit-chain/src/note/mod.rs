@@ -1,11 +1,28 @@
 //! C2SP signed notes (<https://c2sp.org/signed-note>): a text, a blank
 //! line, and signature lines `— <key name> <base64(key id || signature)>`.
 //!
-//! Written here rather than taken from the `signed_note` crate, which was
-//! evaluated first: it implements the same format, but pulls a second
-//! copy of `sha2`, `base64`, `thiserror` and `rand_core` (older majors than
-//! this workspace's), returns a foreign error type from its `Signer` trait
-//! and has panicking paths; the format itself is about a hundred lines.
+//! # Why not the `signed_note` crate
+//!
+//! Written here rather than taken from the `signed_note` crate (Cloudflare's
+//! port of Go's `sumdb/note`), which was evaluated first. It implements the
+//! same format and the same Ed25519 key texts, but, as published (0.2.0,
+//! checked with `cargo info signed_note` on 2026-11-29):
+//!
+//! - it depends on `sha2` 0.10, `base64` 0.21, `thiserror` 1,
+//!   `ed25519-dalek` 2, `signature` 2 and `rand_core` 0.6, each an older
+//!   major than this workspace's (`sha2` 0.11, `base64` 0.22, `thiserror`
+//!   2, `ed25519-dalek` 3): a second copy of each in every build;
+//! - its signer trait returns `signature::Error` and its verifier trait
+//!   also requires `extract_timestamp_millis`, so an HSM host would
+//!   implement a foreign trait with a foreign error instead of
+//!   [`NoteSigner`] with this crate's [`Error`];
+//! - its one error, `MalformedNote`, does not say which line or why, where
+//!   this crate answers `INVALID_CHECKPOINT` naming the line; and its
+//!   signature-line parser documents a (guarded) panic path.
+//!
+//! The format itself is about a hundred lines here, checked against the
+//! Go `sumdb/note` vector and the C2SP example key (tests below), so the
+//! interoperability the crate would bring is pinned without it.
 //!
 //! Signing and checking go through two small traits, [`NoteSigner`] and
 //! [`NoteVerifier`], so a host can keep its key in an HSM; with the
@@ -20,7 +37,8 @@ use crate::error::Error;
 
 /// Largest note read, in bytes.
 pub const MAX_NOTE_BYTES: usize = 1 << 20;
-/// Most signature lines read (the spec asks verifiers to take at least 16).
+/// Most signature lines read (the signed-note spec asks verifiers to
+/// accept at least 16).
 pub const MAX_SIGNATURES: usize = 100;
 /// Signature type byte of Ed25519 (signed-note §"Signature types").
 pub const ED25519: u8 = 0x01;
@@ -48,7 +66,7 @@ pub trait NoteVerifier {
     fn verify(&self, text: &[u8], signature: &[u8]) -> bool;
 }
 
-/// The key id the spec recommends:
+/// The key id the signed-note spec recommends:
 /// `SHA-256(name || 0x0A || signature type || public key)[:4]`, big-endian.
 #[must_use]
 pub fn key_id(name: &str, sig_type: u8, public_key: &[u8]) -> u32 {
