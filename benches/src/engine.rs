@@ -422,33 +422,8 @@ pub fn instruction_loop(part: &str, n: usize) {
 /// difference is divided by `N`). `None` when valgrind is not installed.
 pub fn instructions() -> Option<BTreeMap<&'static str, f64>> {
     const N: usize = 20_000;
-    let exe = std::env::current_exe().ok()?;
     let total = |part: &str, n: usize| -> Option<f64> {
-        let out = std::env::temp_dir().join(format!(
-            "al-engine-callgrind-{}-{part}-{n}.out",
-            std::process::id()
-        ));
-        let status = std::process::Command::new("valgrind")
-            .arg("--tool=callgrind")
-            .arg(format!("--callgrind-out-file={}", out.display()))
-            .arg(&exe)
-            .args([LOOP_ARG, part, &n.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        let text = std::fs::read_to_string(&out).ok();
-        let _ = std::fs::remove_file(&out);
-        if !status.success() {
-            return None;
-        }
-        text?
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("summary: ")
-                    .or_else(|| l.strip_prefix("totals: "))
-            })
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        crate::callgrind::total_instructions(&[LOOP_ARG, part], n as u64)
     };
     let base = total("evaluate", 0)?;
     let mut out = BTreeMap::new();

@@ -303,36 +303,5 @@ pub fn eval_loop(n: u64) {
 /// by `N` is the figure. Instruction counts do not move with machine load.
 /// `None` when valgrind is not installed.
 pub fn eval_instructions() -> Option<f64> {
-    const N: u64 = 200_000;
-    let exe = std::env::current_exe().ok()?;
-    let total = |n: u64| -> Option<f64> {
-        let out = std::env::temp_dir().join(format!(
-            "al-policy-callgrind-{}-{n}.out",
-            std::process::id()
-        ));
-        let status = std::process::Command::new("valgrind")
-            .arg("--tool=callgrind")
-            .arg(format!("--callgrind-out-file={}", out.display()))
-            .arg(&exe)
-            .arg(EVAL_LOOP_ARG)
-            .arg(n.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        let text = std::fs::read_to_string(&out).ok();
-        let _ = std::fs::remove_file(&out);
-        if !status.success() {
-            return None;
-        }
-        text?
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("summary: ")
-                    .or_else(|| l.strip_prefix("totals: "))
-            })
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-    };
-    let (with, without) = (total(N)?, total(0)?);
-    Some((with - without) / N as f64)
+    crate::callgrind::instructions_per_iteration(&[EVAL_LOOP_ARG], 200_000)
 }
