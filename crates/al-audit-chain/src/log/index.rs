@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use al_types::{EntryId, Timestamp};
 
 use super::AuditLog;
+use super::strmap::StrMap;
 use crate::chunked::Chunked;
 use crate::entry::{Entry, FieldRef, Kind};
 use crate::error::Error;
-use super::strmap::StrMap;
 
 /// Rows of each key, ascending.
 type Postings = StrMap<Vec<u64>>;

@@ -140,7 +140,16 @@ mod tests {
 
     #[test]
     fn bucket_reads_every_byte() {
-        let keys = ["", "a", "a\0", "abcdefgh", "abcdefgh\0", "abcdefghi", "bbcdefgh", "abcdefgi"];
+        let keys = [
+            "",
+            "a",
+            "a\0",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghi",
+            "bbcdefgh",
+            "abcdefgi",
+        ];
         let mut hs: Vec<u64> = keys.iter().map(|k| bucket(k.as_bytes())).collect();
         hs.sort_unstable();
         hs.dedup();
