@@ -50,12 +50,48 @@ fn temp(tag: &str) -> PathBuf {
     p
 }
 
-fn runtime(workers: usize) -> tokio::runtime::Runtime {
+fn runtime(workers: usize, name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .thread_name(name)
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Thread name of the server's runtime (workers and blocking pool).
+const SERVER_THREADS: &str = "al-srv";
+/// Thread name of the load generator's runtime.
+const CLIENT_THREADS: &str = "al-load";
+/// Thread name of the store's group-commit writer (`al-store`).
+const WRITER_THREAD: &str = "al-store-writer";
+
+/// CPU time (user + system, seconds) used so far by this process's live
+/// threads, summed by the thread-name prefixes given (`/proc/self/task`;
+/// Linux, 100 ticks per second). CPU time, unlike wall time, barely moves
+/// when other processes share the cores, so it is the stable cost figure.
+fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
+    let mut out = vec![0.0; prefixes.len()];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // Fields after `comm`: state is index 0; utime and stime are the
+        // 14th and 15th fields of the whole line (indexes 11 and 12 here).
+        let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        if let Some(k) = prefixes.iter().position(|p| comm.starts_with(p)) {
+            out[k] += (ticks(11) + ticks(12)) / 100.0;
+        }
+    }
+    out
 }
 
 async fn request(
@@ -103,13 +139,20 @@ pub struct HttpRun {
     pub p50_us: f64,
     pub p99_us: f64,
     pub non_2xx: u64,
+    /// CPU µs per action spent by the server's runtime threads (HTTP,
+    /// routing, the engine under its lock).
+    pub server_cpu_us: f64,
+    /// CPU µs per action spent by the store's group-commit writer.
+    pub writer_cpu_us: f64,
+    /// CPU µs per action spent by the load generator (same machine).
+    pub client_cpu_us: f64,
 }
 
 /// Drive `per_conn` actions on each of [`CONNECTIONS`] keep-alive
 /// connections against a fresh server with `sync`.
 pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
     let dir = temp(&format!("http-{sync:?}"));
-    let server_rt = runtime(2);
+    let server_rt = runtime(2, SERVER_THREADS);
     let mut cfg = ServerConfig::new(DataDir::Files(dir.clone()));
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     cfg.sync = sync;
@@ -117,7 +160,7 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
     let running = server_rt.block_on(al_server::start(cfg)).unwrap();
     let addr = running.addr;
     let svc = running.bootstrap.clone().unwrap().1;
-    let client_rt = runtime(1);
+    let client_rt = runtime(1, CLIENT_THREADS);
     let result = client_rt.block_on(async move {
         let mut c = connect(addr).await;
         let (s, b) = request(
@@ -188,6 +231,8 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
                 (lat, bad)
             }));
         }
+        let names = [SERVER_THREADS, WRITER_THREAD, CLIENT_THREADS];
+        let cpu0 = cpu_seconds_by_thread(&names);
         start.wait().await;
         let t0 = Instant::now();
         let mut all = Vec::new();
@@ -198,6 +243,9 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
             bad += b;
         }
         let wall = t0.elapsed();
+        let cpu1 = cpu_seconds_by_thread(&names);
+        let n = all.len() as f64;
+        let per_action = move |k: usize| (cpu1[k] - cpu0[k]) * 1e6 / n;
         all.sort_unstable();
         let pct =
             |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
@@ -206,6 +254,9 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             non_2xx: bad,
+            server_cpu_us: per_action(0),
+            writer_cpu_us: per_action(1),
+            client_cpu_us: per_action(2),
         }
     });
     server_rt.block_on(running.stop()).unwrap();
@@ -316,7 +367,7 @@ pub fn restart_run(rows: u64, tail: u64) -> (f64, f64, f64) {
     let t = Instant::now();
     build_org(&dir, rows, tail);
     let build_s = t.elapsed().as_secs_f64();
-    let rt = runtime(2);
+    let rt = runtime(2, SERVER_THREADS);
     let start = |dir: &Path| {
         let mut cfg = ServerConfig::new(DataDir::Files(dir.to_path_buf()));
         cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -365,6 +416,18 @@ pub fn figures() -> BTreeMap<String, f64> {
     out.insert(
         "http_non_200_answers".into(),
         (durable.non_2xx + nosync.non_2xx) as f64,
+    );
+    out.insert(
+        "http_server_cpu_us_per_action_fsync".into(),
+        round3(durable.server_cpu_us),
+    );
+    out.insert(
+        "http_store_writer_cpu_us_per_action_fsync".into(),
+        round3(durable.writer_cpu_us),
+    );
+    out.insert(
+        "http_load_generator_cpu_us_per_action_fsync".into(),
+        round3(durable.client_cpu_us),
     );
     out.insert(
         "http_actions_per_s_64conn_no_fsync_unsafe".into(),
