@@ -14,6 +14,12 @@ fn main() {
     let r = al_benches::server::http_run(sync, per_conn);
     println!(
         "{{\"actions_per_s\": {:.0}, \"p50_us\": {:.0}, \"p99_us\": {:.0}, \"non_2xx\": {}, \"server_cpu_us\": {:.1}, \"writer_cpu_us\": {:.1}, \"client_cpu_us\": {:.1}}}",
-        r.actions_per_s, r.p50_us, r.p99_us, r.non_2xx, r.server_cpu_us, r.writer_cpu_us, r.client_cpu_us
+        r.actions_per_s,
+        r.p50_us,
+        r.p99_us,
+        r.non_2xx,
+        r.server_cpu_us,
+        r.writer_cpu_us,
+        r.client_cpu_us
     );
 }

@@ -86,7 +86,11 @@ fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
         let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         // Fields after `comm`: state is index 0; utime and stime are the
         // 14th and 15th fields of the whole line (indexes 11 and 12 here).
-        let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            rest.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         if let Some(k) = prefixes.iter().position(|p| comm.starts_with(p)) {
             out[k] += (ticks(11) + ticks(12)) / 100.0;
         }
