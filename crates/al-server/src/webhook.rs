@@ -31,6 +31,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{RwLock, Semaphore, mpsc};
 
+use al_engine::GovernanceEvent;
+
 use crate::error::{ApiError, Error, cut};
 
 /// The seven event types a subscription may filter on.
@@ -226,6 +228,19 @@ impl Webhooks {
             tx,
             stats,
         }))
+    }
+
+    /// For each event, whether any subscription of its org wants it (the
+    /// server encodes only those).
+    pub async fn wanted(&self, events: &[GovernanceEvent]) -> Vec<bool> {
+        let subs = self.subs.read().await;
+        events
+            .iter()
+            .map(|e| {
+                subs.iter()
+                    .any(|s| *s.org_id == *e.org_id && s.wants(e.event_type.as_str()))
+            })
+            .collect()
     }
 
     /// Queue each event for every matching subscription of its org.
