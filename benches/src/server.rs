@@ -6,7 +6,10 @@
 //! Everything runs in this process on loopback: the server on a tokio
 //! runtime of 2 workers, the load generator on its own runtime of 1 worker
 //! (the machine has 2 cores, so client and server share them, as any
-//! single-machine HTTP benchmark does).
+//! single-machine HTTP benchmark does). The measured loop's client is a
+//! minimal keep-alive HTTP/1.1 writer/reader (as `wrk` is); the CPU each
+//! side spends per action is reported beside the rate, since on 2 shared
+//! cores the rate is bounded by their sum.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,12 +53,52 @@ fn temp(tag: &str) -> PathBuf {
     p
 }
 
-fn runtime(workers: usize) -> tokio::runtime::Runtime {
+fn runtime(workers: usize, name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .thread_name(name)
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Thread name of the server's runtime (workers and blocking pool).
+const SERVER_THREADS: &str = "al-srv";
+/// Thread name of the load generator's runtime.
+const CLIENT_THREADS: &str = "al-load";
+/// Thread name of the store's group-commit writer (`al-store`).
+const WRITER_THREAD: &str = "al-store-writer";
+
+/// CPU time (user + system, seconds) used so far by this process's live
+/// threads, summed by the thread-name prefixes given (`/proc/self/task`;
+/// Linux, 100 ticks per second). CPU time, unlike wall time, barely moves
+/// when other processes share the cores, so it is the stable cost figure.
+fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
+    let mut out = vec![0.0; prefixes.len()];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // Fields after `comm`: state is index 0; utime and stime are the
+        // 14th and 15th fields of the whole line (indexes 11 and 12 here).
+        let ticks = |i: usize| {
+            rest.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        if let Some(k) = prefixes.iter().position(|p| comm.starts_with(p)) {
+            out[k] += (ticks(11) + ticks(12)) / 100.0;
+        }
+    }
+    out
 }
 
 async fn request(
@@ -97,19 +140,78 @@ async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Fu
     send
 }
 
+/// The measured loop's client: a minimal HTTP/1.1 keep-alive connection
+/// that writes one request and reads one answer (status line, headers to
+/// the blank line, `Content-Length` body bytes), the way `wrk` does, so the
+/// figure measures the server more than a client library (hyper's client
+/// costs about as much CPU per request as the server's HTTP layer).
+struct RawConn {
+    tcp: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConn {
+    async fn connect(addr: SocketAddr) -> RawConn {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        RawConn {
+            tcp,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// `POST path` with a JSON `body`; the answer's status.
+    async fn post(&mut self, path: &str, key: &str, body: &str) -> u16 {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.tcp.write_all(req.as_bytes()).await.unwrap();
+        loop {
+            if let Some(head) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let text = std::str::from_utf8(&self.buf[..head]).unwrap();
+                let len: usize = text
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .expect("an answer with Content-Length");
+                let status: u16 = text.get(9..12).and_then(|s| s.parse().ok()).unwrap();
+                let total = head + 4 + len;
+                if self.buf.len() >= total {
+                    self.buf.drain(..total);
+                    return status;
+                }
+            }
+            let n = self.tcp.read_buf(&mut self.buf).await.unwrap();
+            assert!(n > 0, "the server closed the connection");
+        }
+    }
+}
+
 /// The HTTP run: actions/s and latency percentiles (µs).
 pub struct HttpRun {
     pub actions_per_s: f64,
     pub p50_us: f64,
     pub p99_us: f64,
     pub non_2xx: u64,
+    /// CPU µs per action spent by the server's runtime threads (HTTP,
+    /// routing, the engine under its lock).
+    pub server_cpu_us: f64,
+    /// CPU µs per action spent by the store's group-commit writer.
+    pub writer_cpu_us: f64,
+    /// CPU µs per action spent by the load generator (same machine).
+    pub client_cpu_us: f64,
 }
 
 /// Drive `per_conn` actions on each of [`CONNECTIONS`] keep-alive
 /// connections against a fresh server with `sync`.
 pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
     let dir = temp(&format!("http-{sync:?}"));
-    let server_rt = runtime(2);
+    let server_rt = runtime(2, SERVER_THREADS);
     let mut cfg = ServerConfig::new(DataDir::Files(dir.clone()));
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     cfg.sync = sync;
@@ -117,7 +219,7 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
     let running = server_rt.block_on(al_server::start(cfg)).unwrap();
     let addr = running.addr;
     let svc = running.bootstrap.clone().unwrap().1;
-    let client_rt = runtime(1);
+    let client_rt = runtime(1, CLIENT_THREADS);
     let result = client_rt.block_on(async move {
         let mut c = connect(addr).await;
         let (s, b) = request(
@@ -148,7 +250,7 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
         // Warm up every connection, then measure.
         let mut conns = Vec::new();
         for _ in 0..CONNECTIONS {
-            conns.push(connect(addr).await);
+            conns.push(RawConn::connect(addr).await);
         }
         let start = Arc::new(tokio::sync::Barrier::new(CONNECTIONS + 1));
         let mut tasks = Vec::new();
@@ -156,30 +258,15 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
             let start = Arc::clone(&start);
             tasks.push(tokio::spawn(async move {
                 for w in 0..20u64 {
-                    let _ = request(
-                        &mut conn,
-                        "POST",
-                        "/api/v1/actions",
-                        &key,
-                        "application/json",
-                        action_body(w),
-                    )
-                    .await;
+                    let _ = conn.post("/api/v1/actions", &key, &action_body(w)).await;
                 }
                 start.wait().await;
                 let mut lat = Vec::with_capacity(per_conn as usize);
                 let mut bad = 0u64;
                 for n in 0..per_conn {
                     let t = Instant::now();
-                    let (s, _) = request(
-                        &mut conn,
-                        "POST",
-                        "/api/v1/actions",
-                        &key,
-                        "application/json",
-                        action_body(n + i as u64),
-                    )
-                    .await;
+                    let body = action_body(n + i as u64);
+                    let s = conn.post("/api/v1/actions", &key, &body).await;
                     lat.push(t.elapsed());
                     if s != 200 {
                         bad += 1;
@@ -188,6 +275,8 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
                 (lat, bad)
             }));
         }
+        let names = [SERVER_THREADS, WRITER_THREAD, CLIENT_THREADS];
+        let cpu0 = cpu_seconds_by_thread(&names);
         start.wait().await;
         let t0 = Instant::now();
         let mut all = Vec::new();
@@ -198,6 +287,9 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
             bad += b;
         }
         let wall = t0.elapsed();
+        let cpu1 = cpu_seconds_by_thread(&names);
+        let n = all.len() as f64;
+        let per_action = move |k: usize| (cpu1[k] - cpu0[k]) * 1e6 / n;
         all.sort_unstable();
         let pct =
             |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
@@ -206,6 +298,9 @@ pub fn http_run(sync: SyncMode, per_conn: u64) -> HttpRun {
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             non_2xx: bad,
+            server_cpu_us: per_action(0),
+            writer_cpu_us: per_action(1),
+            client_cpu_us: per_action(2),
         }
     });
     server_rt.block_on(running.stop()).unwrap();
@@ -316,7 +411,7 @@ pub fn restart_run(rows: u64, tail: u64) -> (f64, f64, f64) {
     let t = Instant::now();
     build_org(&dir, rows, tail);
     let build_s = t.elapsed().as_secs_f64();
-    let rt = runtime(2);
+    let rt = runtime(2, SERVER_THREADS);
     let start = |dir: &Path| {
         let mut cfg = ServerConfig::new(DataDir::Files(dir.to_path_buf()));
         cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -365,6 +460,18 @@ pub fn figures() -> BTreeMap<String, f64> {
     out.insert(
         "http_non_200_answers".into(),
         (durable.non_2xx + nosync.non_2xx) as f64,
+    );
+    out.insert(
+        "http_server_cpu_us_per_action_fsync".into(),
+        round3(durable.server_cpu_us),
+    );
+    out.insert(
+        "http_store_writer_cpu_us_per_action_fsync".into(),
+        round3(durable.writer_cpu_us),
+    );
+    out.insert(
+        "http_load_generator_cpu_us_per_action_fsync".into(),
+        round3(durable.client_cpu_us),
     );
     out.insert(
         "http_actions_per_s_64conn_no_fsync_unsafe".into(),

@@ -6,6 +6,10 @@
 //!
 //! (Over 500 lines on purpose: one test per published file, each listing
 //! its cases inline next to the code the file pins.)
+//!
+//! Why one file (561 lines): each golden family (checkpoints, proof files,
+//! line rules) is a short test over its data file in `testdata/audit/`,
+//! sharing the loader and the `AL_BLESS` rewriting.
 
 use al_audit_chain::{
     AuditLog, Ed25519Signer, Ed25519Verifier, Error, LogConfig, NoteVerifier, Proof,

@@ -1,4 +1,7 @@
 //! End-to-end tests of the `al` binary over files in `testdata/`.
+//!
+//! Why one file (997 lines): one end-to-end test per command and exit code
+//! of the `al` binary, sharing the helpers that run it over `testdata/`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -2,6 +2,10 @@
 //! under `testdata/engine/wire/`, with every key the Python SDK 0.4.2 reads
 //! as `d["…"]`), every error code the operation can return, and that errors
 //! append nothing (the `Fx` wrappers check it on every call).
+//!
+//! Why one file (1250 lines): one test per row of the operation table,
+//! sharing the fixtures (org, keys, manifest) and the golden-JSON
+//! comparison; a row's tests are found in table order.
 
 use al_engine::{
     ActionStatus, AuditQuery, BreakerCommand, DelegationFilter, DenialReason, EngineConfig,

@@ -4,6 +4,10 @@
 //!
 //! Regenerate the golden files after a deliberate change with
 //! `AL_BLESS=1 cargo test -p al-engine --test integration simulate`.
+//!
+//! Why one file (1078 lines): the golden simulations, the self-simulation
+//! property and the error cases share the log builder and the golden
+//! comparison.
 
 use std::borrow::Cow;
 use std::path::PathBuf;

@@ -334,8 +334,12 @@ impl App {
         if events.is_empty() {
             return;
         }
+        // Encode (and sign, later) only the events some subscription wants.
+        let wanted = self.webhooks.wanted(&events).await;
         let out: Vec<Outgoing> = events
             .iter()
+            .zip(wanted)
+            .filter_map(|(e, w)| w.then_some(e))
             .map(|e| Outgoing {
                 org_id: e.org_id.to_string(),
                 event_type: Arc::from(e.event_type.as_str()),

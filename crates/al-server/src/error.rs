@@ -1,8 +1,86 @@
-//! The one error answer: `{"error":{"code","message", …}}` with a stable code.
+//! The crate's errors: [`ApiError`], the one HTTP error answer
+//! (`{"error":{"code","message", …}}` with a stable code), and [`Error`],
+//! everything that goes wrong outside a request (start-up refused, storage
+//! failing while serving, a route without a handler, an answer that breaks
+//! the documented schema), with `code()` from [`al_types::ErrorCode`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+
+/// What goes wrong outside a request. `code()` is stable; the message is
+/// for people and names the org and row where there is one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server refused to start: `STORAGE_CORRUPT` (naming org and
+    /// row), `STORAGE_LOCKED`, `RESTORE_FAILED` (a chain or snapshot that
+    /// does not verify), `INVALID_CONFIG`, `BIND_FAILED`, `INTERNAL`, or a
+    /// storage code.
+    #[error("{message}")]
+    Start {
+        /// The stable code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The server stopped abnormally: storage failed while serving
+    /// (`STORAGE_FAILED`) or the serving task ended (`INTERNAL`).
+    #[error("{message}")]
+    Stopped {
+        /// The stable code.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// A route of [`crate::openapi::ROUTES`] whose operation has no handler
+    /// (a programming error the tests catch): `ROUTE_WITHOUT_HANDLER`.
+    #[error("no handler for operation `{operation}`")]
+    NoHandler {
+        /// The route's `operationId`.
+        operation: &'static str,
+    },
+    /// An answer that is not what the OpenAPI document declares for its
+    /// route and status: `RESPONSE_SCHEMA_MISMATCH`.
+    #[error("{}", schema_text(route, *status, at, detail))]
+    Schema {
+        /// `METHOD /path/template` (empty from [`crate::openapi::validate`]).
+        route: String,
+        /// The answer's status (0 from [`crate::openapi::validate`]).
+        status: u16,
+        /// The JSON path of the first mismatch (`$`, `$.error.code`, `$[2]`).
+        at: String,
+        /// What is wrong there.
+        detail: String,
+    },
+}
+
+fn schema_text(route: &str, status: u16, at: &str, detail: &str) -> String {
+    if route.is_empty() {
+        format!("{at}: {detail}")
+    } else {
+        format!("{route} {status}: {at}: {detail}")
+    }
+}
+
+impl al_types::ErrorCode for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Start { code, .. } | Error::Stopped { code, .. } => code,
+            Error::NoHandler { .. } => "ROUTE_WITHOUT_HANDLER",
+            Error::Schema { .. } => "RESPONSE_SCHEMA_MISMATCH",
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn start(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Start {
+            code,
+            message: message.into(),
+        }
+    }
+}
 
 /// An error answer. The body is always `{"error":{"code","message"}}`
 /// (plus `retry_after_ms` for `429`, and whatever detail the engine adds,
@@ -140,6 +218,21 @@ pub(crate) fn cut(s: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use al_types::ErrorCode as _;
+
+    #[test]
+    fn every_error_has_its_stable_code() {
+        assert_eq!(Error::start("BIND_FAILED", "m").code(), "BIND_FAILED");
+        let stopped = Error::Stopped {
+            code: "STORAGE_FAILED",
+            message: "storage failed; stopped".into(),
+        };
+        assert_eq!(stopped.code(), "STORAGE_FAILED");
+        assert_eq!(stopped.to_string(), "storage failed; stopped");
+        let e = Error::NoHandler { operation: "x" };
+        assert_eq!(e.code(), "ROUTE_WITHOUT_HANDLER");
+        assert_eq!(e.to_string(), "no handler for operation `x`");
+    }
 
     #[test]
     fn retry_after_header_rounds_up_to_seconds() {

@@ -11,5 +11,6 @@ mod server;
 pub mod webhook;
 
 pub use app::{App, BodyLimits, OsEntropy, now};
+pub use error::Error;
 pub use routes::router;
-pub use server::{DataDir, Recovered, Running, ServerConfig, StartError, start};
+pub use server::{DataDir, Recovered, Running, ServerConfig, start};

@@ -12,7 +12,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use al_server::{DataDir, ServerConfig, StartError};
+use al_server::{DataDir, ServerConfig};
+use al_types::ErrorCode as _;
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,7 +102,8 @@ fn main() -> std::process::ExitCode {
         config.snapshot_every = args.snapshot_every;
         let running = match al_server::start(config).await {
             Ok(r) => r,
-            Err(StartError { code, message }) => {
+            Err(e) => {
+                let (code, message) = (e.code(), e.to_string());
                 tracing::error!(code = %code, "{message}");
                 eprintln!("al-server: {code}: {message}");
                 return std::process::ExitCode::from(3);
@@ -129,7 +131,7 @@ fn main() -> std::process::ExitCode {
         match running.wait().await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("al-server: {e}");
+                eprintln!("al-server: {}: {e}", e.code());
                 std::process::ExitCode::from(1)
             }
         }

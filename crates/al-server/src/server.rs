@@ -16,7 +16,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{App, BodyLimits, OsEntropy, now};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::webhook::{DeliveryConfig, RetryPolicy, Webhooks};
 
 /// Where the server keeps its data.
@@ -71,25 +71,6 @@ impl ServerConfig {
     }
 }
 
-/// Why the server would not start.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct StartError {
-    /// A stable code (`STORAGE_CORRUPT`, `RESTORE_FAILED`, `STORAGE_LOCKED`, …).
-    pub code: String,
-    /// What is wrong, naming the org and row where there is one.
-    pub message: String,
-}
-
-impl StartError {
-    fn new(code: &str, message: impl Into<String>) -> StartError {
-        StartError {
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
 /// What recovery found, per org.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recovered {
@@ -118,7 +99,7 @@ pub struct Running {
     pub restore_time: Duration,
     app: Arc<App>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
 impl Running {
@@ -132,24 +113,31 @@ impl Running {
     /// snapshot, flush and close storage.
     ///
     /// # Errors
-    /// A message when storage failed or could not be flushed.
-    pub async fn stop(self) -> Result<(), String> {
+    /// [`Error::Stopped`] when storage failed or could not be flushed.
+    pub async fn stop(self) -> Result<(), Error> {
         let _ = self.stop.send(true);
-        self.task.await.map_err(|e| e.to_string())?
+        self.task.await.map_err(joined)?
     }
 
     /// Wait until the server stops by itself (a signal, or a storage failure).
     ///
     /// # Errors
-    /// A message when storage failed or could not be flushed.
-    pub async fn wait(self) -> Result<(), String> {
-        self.task.await.map_err(|e| e.to_string())?
+    /// [`Error::Stopped`] when storage failed or could not be flushed.
+    pub async fn wait(self) -> Result<(), Error> {
+        self.task.await.map_err(joined)?
     }
 }
 
-fn restore(engine: &mut Engine, org: &RecoveredOrg) -> Result<Option<u64>, StartError> {
+fn joined(e: tokio::task::JoinError) -> Error {
+    Error::Stopped {
+        code: "INTERNAL",
+        message: format!("the serving task ended: {e}"),
+    }
+}
+
+fn restore(engine: &mut Engine, org: &RecoveredOrg) -> Result<Option<u64>, Error> {
     let fail = |e: &al_engine::RestoreError| {
-        StartError::new(
+        Error::start(
             "RESTORE_FAILED",
             format!(
                 "org `{}`: refusing to start: {} at row {}: {}",
@@ -186,9 +174,9 @@ fn restore(engine: &mut Engine, org: &RecoveredOrg) -> Result<Option<u64>, Start
 /// runtime.
 ///
 /// # Errors
-/// [`StartError`]: corrupt storage (naming org and row), a chain that does
+/// [`Error`]: corrupt storage (naming org and row), a chain that does
 /// not restore, a held lock, an address in use.
-pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+pub async fn start(config: ServerConfig) -> Result<Running, Error> {
     let t0 = std::time::Instant::now();
     let (store, recovered): (Arc<dyn Store>, Vec<RecoveredOrg>) = match &config.data {
         DataDir::Files(dir) => {
@@ -198,8 +186,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
                 FileStore::open(&dir, FileStoreConfig::new().sync(sync))
             })
             .await
-            .map_err(|e| StartError::new("INTERNAL", e.to_string()))?
-            .map_err(|e| StartError::new(e.code(), format!("refusing to start: {e}")))?;
+            .map_err(|e| Error::start("INTERNAL", e.to_string()))?
+            .map_err(|e| Error::start(e.code(), format!("refusing to start: {e}")))?;
             (Arc::new(s), r)
         }
         DataDir::Memory => (Arc::new(MemoryStore::new()), Vec::new()),
@@ -211,7 +199,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             al_engine::Entropy::fill(&mut OsEntropy, &mut seed);
             EngineConfig::builder(seed)
                 .build()
-                .map_err(|e| StartError::new("INVALID_CONFIG", e.to_string()))?
+                .map_err(|e| Error::start("INVALID_CONFIG", e.to_string()))?
         }
     };
     let limits = BodyLimits {
@@ -255,11 +243,9 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             concurrency: 16,
             signer: al_engine::sign_payload,
         },
-    )
-    .map_err(|e| StartError::new("INVALID_CONFIG", e))?;
+    )?;
     let app = App::new(engine, store, webhooks, limits, config.snapshot_every);
-    let router =
-        crate::routes::router(Arc::clone(&app)).map_err(|e| StartError::new("INTERNAL", e))?;
+    let router = crate::routes::router(Arc::clone(&app))?;
     let router = router
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             axum::response::IntoResponse::into_response(ApiError::internal(
@@ -280,14 +266,14 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
-            StartError::new(
+            Error::start(
                 "BIND_FAILED",
                 format!("cannot listen on {}: {e}", config.listen),
             )
         })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| StartError::new("BIND_FAILED", e.to_string()))?;
+        .map_err(|e| Error::start("BIND_FAILED", e.to_string()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let timer = tokio::spawn(timer_loop(Arc::clone(&app), stop_rx.clone()));
     let app2 = Arc::clone(&app);
@@ -310,11 +296,23 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         let failed = app2.is_failed();
         let closed = tokio::task::spawn_blocking(move || app2.close())
             .await
-            .map_err(|e| e.to_string())?;
-        served.map_err(|e| e.to_string())?;
-        closed.map_err(|e| e.to_string())?;
+            .map_err(|e| Error::Stopped {
+                code: "INTERNAL",
+                message: format!("closing storage: {e}"),
+            })?;
+        served.map_err(|e| Error::Stopped {
+            code: "INTERNAL",
+            message: format!("serving: {e}"),
+        })?;
+        closed.map_err(|e| Error::Stopped {
+            code: e.code(),
+            message: format!("closing storage: {e}"),
+        })?;
         if failed {
-            return Err("storage failed; stopped".into());
+            return Err(Error::Stopped {
+                code: "STORAGE_FAILED",
+                message: "storage failed; stopped".into(),
+            });
         }
         tracing::info!("stopped; storage flushed");
         Ok(())
@@ -334,11 +332,11 @@ async fn bootstrap(
     engine: &mut Engine,
     store: &dyn Store,
     config: &ServerConfig,
-) -> Result<(String, String), StartError> {
+) -> Result<(String, String), Error> {
     if let Some(p) = &config.bootstrap_key_file
         && p.exists()
     {
-        return Err(StartError::new(
+        return Err(Error::start(
             "INVALID_CONFIG",
             format!(
                 "`{}` exists; the bootstrap service key goes to a new file",
@@ -349,12 +347,12 @@ async fn bootstrap(
     let (created, fx) = engine
         .create_org(now(), &config.org_id, &mut OsEntropy)
         .map_err(|e| {
-            StartError::new(
+            Error::start(
                 e.code(),
                 format!("cannot create org `{}`: {e}", config.org_id),
             )
         })?;
-    let io = |e: al_store::StoreError| StartError::new(e.code(), e.to_string());
+    let io = |e: al_store::StoreError| Error::start(e.code(), e.to_string());
     store.create_org(&config.org_id).map_err(io)?;
     let recs: Vec<Record<'_>> = fx
         .entries
@@ -370,7 +368,7 @@ async fn bootstrap(
     let key = created.service_key.expose().to_owned();
     if let Some(p) = &config.bootstrap_key_file {
         write_new_secret(p, format!("{key}\n").as_bytes()).map_err(|e| {
-            StartError::new(
+            Error::start(
                 "INVALID_CONFIG",
                 format!("cannot write `{}`: {e}", p.display()),
             )

@@ -11,6 +11,10 @@
 //! of tasks delivers: `POST url` with the event's JSON, signed
 //! (`X-AL-Signature: sha256=<hex HMAC-SHA256(secret, body)>`), retried on
 //! network errors, `408`, `429` and `5xx` with exponential backoff.
+//!
+//! Why one file (584 lines): one job, webhooks: the subscriptions, their
+//! file, and the delivery pool share one queue, one stats block and one
+//! signing config; the last 30 lines are its unit tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +31,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{RwLock, Semaphore, mpsc};
 
-use crate::error::{ApiError, cut};
+use al_engine::GovernanceEvent;
+
+use crate::error::{ApiError, Error, cut};
 
 /// The seven event types a subscription may filter on.
 pub const EVENT_TYPES: [&str; 7] = [
@@ -206,10 +212,11 @@ impl Webhooks {
     /// Must be called inside a tokio runtime.
     ///
     /// # Errors
-    /// A message naming the file when it cannot be read or parsed.
-    pub fn start(path: Option<PathBuf>, config: DeliveryConfig) -> Result<Arc<Webhooks>, String> {
+    /// [`Error::Start`] `INVALID_CONFIG` naming the file (and the line and
+    /// column of a JSON error) when it cannot be read or parsed.
+    pub fn start(path: Option<PathBuf>, config: DeliveryConfig) -> Result<Arc<Webhooks>, Error> {
         let subs = match &path {
-            Some(p) if p.exists() => read_file(p)?,
+            Some(p) if p.exists() => read_file(p).map_err(|m| Error::start("INVALID_CONFIG", m))?,
             _ => Vec::new(),
         };
         let (tx, rx) = mpsc::channel(config.queue.max(1));
@@ -221,6 +228,19 @@ impl Webhooks {
             tx,
             stats,
         }))
+    }
+
+    /// For each event, whether any subscription of its org wants it (the
+    /// server encodes only those).
+    pub async fn wanted(&self, events: &[GovernanceEvent]) -> Vec<bool> {
+        let subs = self.subs.read().await;
+        events
+            .iter()
+            .map(|e| {
+                subs.iter()
+                    .any(|s| *s.org_id == *e.org_id && s.wants(e.event_type.as_str()))
+            })
+            .collect()
     }
 
     /// Queue each event for every matching subscription of its org.

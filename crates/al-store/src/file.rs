@@ -1,5 +1,10 @@
 //! The embedded default store: one append-only segment file per org, one
 //! writer thread doing group commit, snapshots beside each segment.
+//!
+//! Why one file (622 lines): one job, the file-backed store: opening and
+//! locking the directory, recovery, the group-commit writer thread and
+//! snapshots share the per-org handles; the segment format itself is in
+//! `segment.rs`.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};

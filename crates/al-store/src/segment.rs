@@ -32,6 +32,10 @@
 //!
 //! Everything here is pure: it encodes into caller buffers and reads from
 //! caller slices.
+//!
+//! Why one file (566 lines): one job, the segment format (encode, decode,
+//! recovery scan) with its tests; a reader re-implementing the format reads
+//! one file.
 
 use al_audit_chain::{MAX_ENTRY_BYTES, peek_prev_hash, peek_row};
 use sha2::{Digest as _, Sha256};

@@ -1,5 +1,9 @@
 //! al-store integration tests: group commit, recovery from torn writes,
 //! refusal of corruption, snapshots.
+//!
+//! Why one file (689 lines): one integration binary per crate (the
+//! workspace rule): group commit, torn-write recovery, corruption refusal
+//! and snapshots share the fixtures that build and damage segment files.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

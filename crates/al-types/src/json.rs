@@ -20,6 +20,10 @@
 //! or `u64` stays an integer, anything else (a fraction, an exponent, an
 //! integer beyond 64 bits, `-0`) becomes an `f64`. Readers with a stricter
 //! number rule check it on the [`Value`].
+//!
+//! Why one file (541 lines): about 170 of its lines are unit tests; the
+//! reader (a serde seed that rejects repeated keys and counts depth, and
+//! the linear line index for locations) is one job.
 
 use std::cell::RefCell;
 use std::fmt;

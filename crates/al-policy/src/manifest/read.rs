@@ -1,4 +1,9 @@
 //! Checking a document and its policies (conditions: `condition.rs`).
+//!
+//! Why one file (644 lines): one job, turning a parsed document into
+//! policies with one diagnostic per field and location; its functions are
+//! short checks sharing the walker's location bookkeeping (conditions are
+//! in `condition.rs`, syntax rules in `syntax.rs`).
 
 use std::collections::BTreeMap;
 

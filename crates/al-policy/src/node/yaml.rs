@@ -15,6 +15,9 @@
 //!
 //! Errors are classified by `serde-saphyr`'s structured error variants,
 //! never by their message text.
+//!
+//! Why one file (501 lines): about 140 of its lines are unit tests pinning
+//! each YAML error class; the reader itself is one job.
 
 use std::fmt;
 
