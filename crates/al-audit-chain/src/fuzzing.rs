@@ -97,6 +97,58 @@ pub fn jsonl_line(data: &[u8]) {
     }
 }
 
+/// The JSON Lines fast path against the strict reader, on one line
+/// (`jsonl_fast` target, `tests/fast_line.rs`): when the fast path accepts
+/// a line, the strict reader accepts it with the same canonical bytes and
+/// stored hash; [`crate::encode_line`] (fast path, then strict) answers
+/// exactly as the strict reader, errors included; and the writer's own
+/// line for any entry the strict reader accepts takes the fast path.
+/// Returns whether the fast path took `data`.
+pub fn jsonl_fast(data: &[u8]) -> bool {
+    let mut strict_buf = Vec::new();
+    let strict = crate::jsonl::encode_line_strict(data, &mut strict_buf).map(|h| (strict_buf, h));
+    let mut fast_buf = Vec::new();
+    let fast = crate::jsonl::transcode(data, &mut fast_buf);
+    if let Some(h) = fast {
+        assert_eq!(
+            strict.as_ref(),
+            Ok(&(fast_buf.clone(), h)),
+            "the fast path accepted a line the strict reader reads otherwise"
+        );
+        let decoded = decode(&fast_buf).map(|e| e.encode());
+        assert_eq!(decoded.as_ref(), Ok(&fast_buf), "fast bytes do not decode");
+    }
+    let mut buf = vec![0xAA; 3];
+    let combined = crate::jsonl::encode_line(data, &mut buf).map(|h| (buf, h));
+    assert_eq!(
+        combined, strict,
+        "encode_line differs from the strict reader"
+    );
+    if let Ok((bytes, stored)) = &strict
+        && let Ok(entry) = decode(bytes)
+    {
+        // Compared with the strict reading of the writer's line, not with
+        // `bytes`: the strict reader does not read every float back from
+        // its shortest spelling to the same bits (`serde_json` without
+        // `float_roundtrip`), and the fast path must match it.
+        let line = crate::jsonl::entry_to_line(&entry, stored);
+        let mut again = Vec::new();
+        assert_eq!(
+            crate::jsonl::transcode(line.as_bytes(), &mut again),
+            Some(*stored),
+            "the fast path refused the writer's line\n{line}"
+        );
+        let mut strict_again = Vec::new();
+        let s = crate::jsonl::encode_line_strict(line.as_bytes(), &mut strict_again);
+        assert_eq!(s, Ok(*stored));
+        assert_eq!(
+            again, strict_again,
+            "the writer's line transcodes to other bytes"
+        );
+    }
+    fast.is_some()
+}
+
 /// A 16-entry log and its checkpoint, built once.
 fn fixture() -> &'static (AuditLog, crate::VerifiedCheckpoint) {
     static F: std::sync::OnceLock<(AuditLog, crate::VerifiedCheckpoint)> =

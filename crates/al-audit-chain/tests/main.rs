@@ -8,6 +8,7 @@
 )]
 
 mod chain;
+mod fast_line;
 mod flood;
 mod golden;
 mod limits;

@@ -74,6 +74,9 @@ fn fuzz_seeds_replay() {
         ),
         ("proof_verify", al_audit_chain::fuzzing::proof_verify),
         ("jsonl_line", al_audit_chain::fuzzing::jsonl_line),
+        ("jsonl_fast", |d| {
+            al_audit_chain::fuzzing::jsonl_fast(d);
+        }),
         ("proof_file", al_audit_chain::fuzzing::proof_file),
         ("checkpoint_note", al_audit_chain::fuzzing::checkpoint_note),
     ] {

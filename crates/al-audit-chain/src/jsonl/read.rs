@@ -188,9 +188,25 @@ pub fn parse_line_bytes(line: &[u8]) -> Result<(Entry, Digest), Error> {
     parse_line(text)
 }
 
-/// Parse a line and encode it into `buf` (the size limit is
-/// [`parse_line`]'s).
-fn encode_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
+/// Read one JSON line (without its newline) into its entry's canonical
+/// bytes (`buf`, cleared first) and its stored hash: [`parse_line_bytes`]
+/// then [`Entry::encode_into`], with the same acceptance, errors and
+/// bytes, but a line laid out as the writer lays it out ([`write_line`](super::write_line))
+/// is transcoded in one pass with no JSON tree (the fast path,
+/// `jsonl/fast.rs`); any other line goes through the strict reader.
+/// [`JsonlVerifier`] and [`AuditLog::import_jsonl`] read lines with it.
+///
+/// # Errors
+/// As [`parse_line`].
+pub fn encode_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
+    if let Some(stored) = super::fast::transcode(line, buf) {
+        return Ok(stored);
+    }
+    encode_line_strict(line, buf)
+}
+
+/// [`encode_line`] without the fast path.
+pub(crate) fn encode_line_strict(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
     let (entry, stored) = parse_line_bytes(line)?;
     buf.clear();
     entry.encode_into(buf);

@@ -116,9 +116,7 @@ mod report;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use al_audit_chain::{
-    ChainVerifier, Entry, FailureCode, Kind, MAX_ENTRY_BYTES, decode, parse_line_bytes,
-};
+use al_audit_chain::{ChainVerifier, Entry, FailureCode, Kind, decode, encode_line};
 use al_breaker::State;
 use al_policy::{ActionRequest, Agent, ConditionEvaluated, Limits, PolicySet};
 use al_types::{Digest, EntryId, ErrorCode, Timestamp};
@@ -328,28 +326,23 @@ impl<'p> Simulator<'p> {
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), SimulationError> {
         self.check()?;
         let text = line.strip_suffix(b"\n").unwrap_or(line);
-        let parsed = parse_line_bytes(text).map(|(entry, stored)| {
-            self.buf.clear();
-            entry.encode_into(&mut self.buf);
-            (entry, stored)
-        });
         let line_no = self.rows + 1;
-        match parsed {
-            // As the audit crate's JSONL reader: an entry over the size
-            // limit is not an entry.
-            Ok(_) if self.buf.len() > MAX_ENTRY_BYTES => {
-                let size = self.buf.len();
-                self.chain.fail(
-                    FailureCode::Undecodable,
-                    format!(
-                        "line {line_no}: the entry encodes to {size} bytes, over the limit of {MAX_ENTRY_BYTES}"
-                    ),
-                );
-                self.verify(None)
-            }
-            Ok((entry, stored)) => {
+        // The audit crate's line reader: the writer's layout is transcoded
+        // straight to canonical bytes, anything else read strictly.
+        match encode_line(text, &mut self.buf) {
+            Ok(stored) => {
                 self.verify(Some(&stored))?;
-                self.process(entry)
+                match decode(&self.buf) {
+                    Ok(entry) => self.process(entry),
+                    Err(e) => {
+                        let e = SimulationError::ChainBroken {
+                            row: line_no,
+                            failure: FailureCode::Undecodable,
+                            message: format!("line {line_no}: {e}"),
+                        };
+                        self.fail(e)
+                    }
+                }
             }
             Err(e) => {
                 self.chain

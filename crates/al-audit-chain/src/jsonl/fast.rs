@@ -1,0 +1,561 @@
+//! The fast path of the JSON Lines reader: a line already laid out as the
+//! writer lays it out is transcoded to its canonical bytes in one borrowed
+//! pass, with no JSON tree and no re-encode.
+//!
+//! The writer's layout (`docs/audit-encoding.md` §3): no whitespace; `row`,
+//! `id`, `kind`, `agent_id`, `timestamp`; the fields with keys strictly
+//! ascending by their bytes, in every nested object too; `prev_hash`,
+//! `hash`. In that layout the JSON members come in exactly the order of the
+//! canonical bytes (§2), so each value is written out as it is read.
+//!
+//! **Contract.** [`transcode`] either returns `None`, or the bytes the
+//! strict reader ([`super::parse_line_bytes`] then [`crate::Entry::encode`])
+//! would produce for the line, and the line's stored hash. It answers
+//! `None` whenever it cannot *prove* that — any whitespace, another member
+//! order, an escape in a header value or a top-level key, a number it does
+//! not read as `serde_json` does, a limit reached, a rule broken — and the
+//! caller then runs the strict reader, which decides and words every
+//! refusal. So acceptance, error codes and error locations are the strict
+//! reader's by construction; the fast path only has to be right about what
+//! it accepts, and a differential test and fuzz target
+//! (`tests/fast_line.rs`, `fuzz_targets/jsonl_fast.rs`) hold it to that.
+//!
+//! Time is linear in the line; recursion is bounded by [`MAX_DEPTH`].
+
+use al_types::{Digest, Timestamp};
+
+use crate::entry::{DOMAIN, FieldRef, Kind, MAX_DEPTH, MAX_ENTRY_BYTES, VERSION, check_kind};
+
+use super::read::MAX_LINE_BYTES;
+
+/// Transcode a line (without its newline) in the writer's layout into
+/// `out` (cleared first); `None` when the strict reader must decide.
+pub(crate) fn transcode(line: &[u8], out: &mut Vec<u8>) -> Option<Digest> {
+    if line.len() > MAX_LINE_BYTES {
+        return None;
+    }
+    // Every string slice below is then UTF-8, and every escape decodes to
+    // a `char`.
+    std::str::from_utf8(line).ok()?;
+    out.clear();
+    let mut c = Cursor { b: line, at: 0 };
+    out.extend_from_slice(DOMAIN);
+    out.push(VERSION);
+
+    c.lit(b"{\"row\":")?;
+    let row = c.row()?;
+    out.extend_from_slice(&row.to_be_bytes());
+    c.lit(b",\"id\":\"evt_")?;
+    if c.take(16)? != hex16(row) {
+        return None;
+    }
+    c.lit(b"\",\"kind\":\"")?;
+    let kind = std::str::from_utf8(c.plain()?).ok().and_then(Kind::parse)?;
+    out.push(kind.code());
+    c.lit(b",\"agent_id\":")?;
+    if c.peek()? == b'n' {
+        c.lit(b"null")?;
+        out.push(0);
+    } else {
+        c.lit(b"\"")?;
+        out.push(1);
+        c.string(out)?;
+    }
+    c.lit(b",\"timestamp\":\"")?;
+    let ts = canonical_millis(c.plain()?)?;
+    out.extend_from_slice(&ts.to_be_bytes());
+    c.lit(b",")?;
+
+    // The fields object, level 1; its members until `prev_hash`.
+    out.push(0x08);
+    let count_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let mut count = 0usize;
+    // The previous key's bytes in `out`.
+    let mut prev_key: Option<(usize, usize)> = None;
+    // Where the values of the members the kind rules read start in `out`.
+    let mut checked: [Option<usize>; 4] = [None; 4];
+    loop {
+        c.lit(b"\"")?;
+        let key_at = out.len();
+        c.string(out)?;
+        c.lit(b":")?;
+        let key = (key_at + 4, out.len());
+        let k = out.get(key.0..key.1)?;
+        if k == b"prev_hash" {
+            out.truncate(key_at);
+            break;
+        }
+        if crate::entry::RESERVED_KEYS
+            .iter()
+            .any(|r| r.as_bytes() == k)
+        {
+            return None;
+        }
+        if let Some(p) = prev_key
+            && out.get(p.0..p.1)? >= k
+        {
+            return None;
+        }
+        if let Some(i) = CHECKED.iter().position(|c| c.as_bytes() == k)
+            && let Some(slot) = checked.get_mut(i)
+        {
+            *slot = Some(out.len());
+        }
+        prev_key = Some(key);
+        c.value(out, 2)?;
+        count += 1;
+        c.lit(b",")?;
+    }
+    let count = u32::try_from(count).ok()?;
+    out.get_mut(count_at..count_at + 4)?
+        .copy_from_slice(&count.to_be_bytes());
+
+    c.lit(b"\"")?;
+    let prev_hash = hex32(c.take(64)?)?;
+    c.lit(b"\",\"hash\":\"")?;
+    let hash = hex32(c.take(64)?)?;
+    c.lit(b"\"}")?;
+    if c.at != line.len() {
+        return None;
+    }
+    out.extend_from_slice(&prev_hash);
+    if out.len() > MAX_ENTRY_BYTES {
+        return None;
+    }
+    let field = |k: &str| {
+        let i = CHECKED.iter().position(|c| *c == k)?;
+        let at = (*checked.get(i)?)?;
+        Some(field_ref(out, at))
+    };
+    check_kind(kind, field).ok()?;
+    Some(Digest(hash))
+}
+
+/// The fields the kind rules look at (`check_kind`).
+const CHECKED: [&str; 4] = ["action_type", "status", "event_id", "audit_event_id"];
+
+/// The value whose tag is at `at` in `out`, as the kind rules see it.
+fn field_ref(out: &[u8], at: usize) -> FieldRef<'_> {
+    let s = (|| {
+        if *out.get(at)? != 0x06 {
+            return None;
+        }
+        let n: [u8; 4] = out.get(at + 1..at + 5)?.try_into().ok()?;
+        out.get(at + 5..at + 5 + u32::from_be_bytes(n) as usize)
+    })();
+    s.map_or(FieldRef::Other, FieldRef::Str)
+}
+
+/// `row` as 16 lowercase hex digits.
+fn hex16(row: u64) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    for (i, d) in h.iter_mut().enumerate() {
+        let nib = (row >> (60 - 4 * i)) & 0xf;
+        *d = b"0123456789abcdef"
+            .get(nib as usize)
+            .copied()
+            .unwrap_or(b'0');
+    }
+    h
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// 64 lowercase hex digits.
+fn hex32(s: &[u8]) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    let mut pairs = s.chunks_exact(2);
+    for o in &mut out {
+        let p = pairs.next()?;
+        *o = (nibble(*p.first()?)? << 4) | nibble(*p.get(1)?)?;
+    }
+    pairs.next().is_none().then_some(out)
+}
+
+/// Milliseconds of a canonical timestamp (`YYYY-MM-DDTHH:MM:SSZ` or
+/// `…SS.mmmZ` with `mmm` not `000`, years 0001–9999), as
+/// [`Timestamp::parse_canonical`] reads it; `None` for anything else.
+pub(crate) fn canonical_millis(s: &[u8]) -> Option<i64> {
+    let d = |i: usize| -> Option<i64> {
+        let c = *s.get(i)?;
+        c.is_ascii_digit().then(|| i64::from(c - b'0'))
+    };
+    let num = |from: usize, n: usize| -> Option<i64> {
+        (from..from + n).try_fold(0i64, |acc, i| Some(acc * 10 + d(i)?))
+    };
+    let at = |i: usize, c: u8| s.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let (y, mo, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let ms = match s.len() {
+        20 if at(19, b'Z') => 0,
+        24 if at(19, b'.') && at(23, b'Z') => match num(20, 3)? {
+            0 => return None,
+            ms => ms,
+        },
+        _ => return None,
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if y == 0 || day == 0 || day > month_days || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, day);
+    let ms = ((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms;
+    Timestamp::from_unix_millis(ms).map(Timestamp::unix_millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+
+    /// Exactly these bytes next.
+    fn lit(&mut self, lit: &[u8]) -> Option<()> {
+        (self.take(lit.len())? == lit).then_some(())
+    }
+
+    /// The rest of a string (after its opening quote) that holds no escape
+    /// and no control character, and its closing quote.
+    fn plain(&mut self) -> Option<&'a [u8]> {
+        let rest = self.b.get(self.at..)?;
+        let n = rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        if rest.get(n) != Some(&b'"') {
+            return None;
+        }
+        self.at += n + 1;
+        rest.get(..n)
+    }
+
+    /// `row`: an integer ≥ 1 in its one spelling.
+    fn row(&mut self) -> Option<u64> {
+        let start = self.at;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.at += 1;
+        }
+        let digits = self.b.get(start..self.at)?;
+        if digits.first() == Some(&b'0') {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    }
+
+    /// The rest of a string after its opening quote, decoded, written as
+    /// `len:u32 bytes`.
+    fn string(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let len_at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        loop {
+            let rest = self.b.get(self.at..)?;
+            let n = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            out.extend_from_slice(rest.get(..n)?);
+            self.at += n;
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    break;
+                }
+                b'\\' => {
+                    self.at += 1;
+                    self.escape(out)?;
+                }
+                _ => return None,
+            }
+        }
+        let len = u32::try_from(out.len() - len_at - 4).ok()?;
+        out.get_mut(len_at..len_at + 4)?
+            .copy_from_slice(&len.to_be_bytes());
+        Some(())
+    }
+
+    /// One escape, after its backslash (RFC 8259 §7).
+    fn escape(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let c = self.take(1)?.first().copied()?;
+        let ch = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = self.hex4()?;
+                let code = match hi {
+                    0xD800..=0xDBFF => {
+                        self.lit(b"\\u")?;
+                        let lo = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return None;
+                        }
+                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    c => c,
+                };
+                char::from_u32(code)?
+            }
+            _ => return None,
+        };
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        Some(())
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        self.take(4)?.iter().try_fold(0u32, |acc, &c| {
+            let v = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return None,
+            };
+            Some(acc << 4 | u32::from(v))
+        })
+    }
+
+    /// One value; a container here would be at nesting `level`.
+    fn value(&mut self, out: &mut Vec<u8>, level: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                out.push(0x06);
+                self.string(out)
+            }
+            b'{' if level <= MAX_DEPTH => {
+                self.at += 1;
+                self.object(out, level)
+            }
+            b'[' if level <= MAX_DEPTH => {
+                self.at += 1;
+                self.array(out, level)
+            }
+            b't' => self.lit(b"true").map(|()| out.push(0x02)),
+            b'f' => self.lit(b"false").map(|()| out.push(0x01)),
+            b'n' => self.lit(b"null").map(|()| out.push(0x00)),
+            b'-' | b'0'..=b'9' => self.number(out),
+            _ => None,
+        }
+    }
+
+    /// An object after its `{`: keys strictly ascending by their decoded
+    /// bytes (so also never repeated).
+    fn object(&mut self, out: &mut Vec<u8>, level: usize) -> Option<()> {
+        out.push(0x08);
+        let count_at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        let mut count = 0u32;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        let mut prev: Option<(usize, usize)> = None;
+        loop {
+            self.lit(b"\"")?;
+            let key_at = out.len();
+            self.string(out)?;
+            let key = (key_at + 4, out.len());
+            if let Some(p) = prev
+                && out.get(p.0..p.1)? >= out.get(key.0..key.1)?
+            {
+                return None;
+            }
+            prev = Some(key);
+            self.lit(b":")?;
+            self.value(out, level + 1)?;
+            count = count.checked_add(1)?;
+            match self.take(1)?.first()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        out.get_mut(count_at..count_at + 4)?
+            .copy_from_slice(&count.to_be_bytes());
+        Some(())
+    }
+
+    /// An array after its `[`.
+    fn array(&mut self, out: &mut Vec<u8>, level: usize) -> Option<()> {
+        out.push(0x07);
+        let count_at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        let mut count = 0u32;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.value(out, level + 1)?;
+            count = count.checked_add(1)?;
+            match self.take(1)?.first()? {
+                b',' => {}
+                b']' => break,
+                _ => return None,
+            }
+        }
+        out.get_mut(count_at..count_at + 4)?
+            .copy_from_slice(&count.to_be_bytes());
+        Some(())
+    }
+
+    /// A number (RFC 8259 §6). An integer (no fraction, no exponent) takes
+    /// the integer tags, `-0` being the integer 0; one beyond 64 bits is
+    /// left to the strict reader, which refuses it. A float is read by
+    /// `serde_json` itself, so its bits are the strict reader's.
+    fn number(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let start = self.at;
+        let neg = self.peek() == Some(b'-');
+        if neg {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let int = self.b.get(int_start..self.at)?;
+        let mut float = false;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+            float = true;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+            float = true;
+        }
+        let tok = std::str::from_utf8(self.b.get(start..self.at)?).ok()?;
+        if float {
+            let f: f64 = serde_json::from_str(tok).ok()?;
+            if !f.is_finite() {
+                return None;
+            }
+            out.push(0x05);
+            out.extend_from_slice(&f.to_bits().to_be_bytes());
+        } else if !neg || int == b"0" {
+            let u: u64 = std::str::from_utf8(int).ok()?.parse().ok()?;
+            out.push(0x03);
+            out.extend_from_slice(&u.to_be_bytes());
+        } else {
+            let i: i64 = tok.parse().ok()?;
+            out.push(0x04);
+            out.extend_from_slice(&i.to_be_bytes());
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.at += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_as_the_canonical_parser() {
+        for s in [
+            "2026-11-28T12:00:00Z",
+            "2026-11-28T12:00:00.250Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "2024-02-29T00:00:00Z",
+            "1970-01-01T00:00:00.001Z",
+            "1969-12-31T23:59:59.999Z",
+            "2000-02-29T10:11:12Z",
+        ] {
+            let want = Timestamp::parse_canonical(s).unwrap().unix_millis();
+            assert_eq!(canonical_millis(s.as_bytes()), Some(want), "{s}");
+        }
+        for s in [
+            "2026-11-28T12:00:00.000Z",
+            "2026-11-28T12:00:00+00:00",
+            "2026-11-28t12:00:00Z",
+            "2026-11-28T12:00:00z",
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T23:60:00Z",
+            "2026-11-28T23:59:60Z",
+            "2026-11-28T12:00:00.25Z",
+            "2026-11-28T12:00:00.2500Z",
+            "2026-11-28T12:00:00",
+            "+2026-11-28T12:00:00Z",
+            "2026-1a-28T12:00:00Z",
+        ] {
+            assert_eq!(canonical_millis(s.as_bytes()), None, "{s}");
+            assert!(Timestamp::parse_canonical(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(hex16(0x2a), *b"000000000000002a");
+        assert_eq!(hex16(u64::MAX), *b"ffffffffffffffff");
+        let h = "00ff".repeat(16);
+        assert_eq!(hex32(h.as_bytes()).unwrap()[..2], [0, 255]);
+        assert_eq!(hex32(h.to_uppercase().as_bytes()), None);
+        assert_eq!(hex32(&h.as_bytes()[..62]), None);
+    }
+}
