@@ -490,7 +490,7 @@ impl<'p> Simulator<'p> {
                             self.simulate(row, e.id, e.agent_id, e.timestamp, rec);
                         }
                         Ok(_) => return self.invalid(row, "not an action record".into()),
-                        Err(m) => return self.invalid(row, m),
+                        Err(e) => return self.invalid(row, e.to_string()),
                     }
                 }
             }
@@ -501,7 +501,7 @@ impl<'p> Simulator<'p> {
                             return self.invalid(row, m);
                         }
                     }
-                    Err(m) => return self.invalid(row, m),
+                    Err(e) => return self.invalid(row, e.to_string()),
                 }
             }
             // Outcomes and policy changes do not bear on a re-decision
