@@ -390,10 +390,25 @@ pub fn instruction_loop(part: &str, n: usize) {
     let mut engine = std::mem::replace(&mut w.engine, Engine::new(config()));
     let mut bs = std::mem::take(&mut w.breakers);
     let ids = event_ids(n);
+    run_part(part, n, &w, &mut engine, &mut bs, &ids);
+}
+
+/// The measured loop of [`instruction_loop`], kept out of line so a
+/// profiler can collect it alone (`valgrind --tool=callgrind
+/// --collect-atstart=no --toggle-collect='al_benches::engine::run_part*'`).
+#[inline(never)]
+pub fn run_part(
+    part: &str,
+    n: usize,
+    w: &Workload,
+    engine: &mut Engine,
+    bs: &mut [Breaker],
+    ids: &[String],
+) {
     match part {
         "end_to_end" => {
             for c in 0..n {
-                act(&mut engine, &w, &ids, c);
+                act(engine, w, ids, c);
             }
         }
         "evaluate" => {
@@ -410,7 +425,7 @@ pub fn instruction_loop(part: &str, n: usize) {
         "admit_observe" => {
             let cfg = breaker_config();
             for c in 0..n {
-                w.admit_observe(&cfg, &mut bs, c);
+                w.admit_observe(&cfg, bs, c);
             }
         }
         _ => panic!("unknown part `{part}`"),

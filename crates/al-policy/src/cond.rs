@@ -180,6 +180,8 @@ pub(crate) enum Expected {
 pub(crate) struct CompiledCondition {
     pub source: Condition,
     pub expected: Expected,
+    /// `source.field` as written, formatted once for `conditions_evaluated`.
+    pub field_text: String,
 }
 
 fn scalar(v: &Value, sens: bool) -> Scalar {
@@ -224,6 +226,17 @@ impl CompiledCondition {
         CompiledCondition {
             source: c.clone(),
             expected,
+            field_text: c.field.to_string(),
+        }
+    }
+
+    /// This condition as `conditions_evaluated` shows it, given whether it held.
+    pub(crate) fn evaluated(&self, held: bool) -> crate::ConditionEvaluated {
+        crate::ConditionEvaluated {
+            field: self.field_text.clone(),
+            operator: self.source.operator.as_str().to_owned(),
+            expected: self.source.value.clone().unwrap_or(Value::Null),
+            result: held,
         }
     }
 

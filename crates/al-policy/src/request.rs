@@ -78,8 +78,13 @@ impl ActionRequest {
                 ));
             }
         }
-        // The metadata object is level 1; its values nest below it.
-        if al_types::json::depth(&Value::Object(metadata.clone())) > limits.max_depth {
+        // The metadata object is level 1; its values nest below it (the
+        // depth of `Value::Object(metadata)`, without copying the map).
+        if limits.max_depth == 0
+            || metadata
+                .values()
+                .any(|v| deeper_than(v, limits.max_depth - 1))
+        {
             return Err(Error::request(
                 "metadata",
                 format!(
@@ -225,6 +230,24 @@ impl ActionRequest {
     }
 }
 
+/// Whether `v` nests containers more than `limit` levels deep (as
+/// `al_types::json::depth(v) > limit`), without allocating: the recursion
+/// stops at `limit`, so it is bounded by the limit, not by the input.
+fn deeper_than(v: &Value, limit: usize) -> bool {
+    let below = match v {
+        Value::Array(_) | Value::Object(_) => match limit.checked_sub(1) {
+            None => return true,
+            Some(b) => b,
+        },
+        _ => return false,
+    };
+    match v {
+        Value::Array(a) => a.iter().any(|c| deeper_than(c, below)),
+        Value::Object(o) => o.values().any(|c| deeper_than(c, below)),
+        _ => false,
+    }
+}
+
 fn data_item(i: usize, it: &Value) -> Result<DataAccess, Error> {
     let Value::Object(o) = it else {
         return Err(Error::request(
@@ -343,6 +366,26 @@ mod tests {
         assert_eq!(r.facts.max_sensitivity, Some(Sensitivity::High));
         assert_eq!(r.facts.types, vec!["code".to_owned(), "pii".to_owned()]);
         assert_eq!(r.timestamp(), now());
+    }
+
+    proptest::proptest! {
+        /// The bounded check against the full depth (the reference).
+        #[test]
+        fn deeper_than_agrees_with_depth(v in arb_json(), limit in 0usize..6) {
+            proptest::prop_assert_eq!(deeper_than(&v, limit), al_types::json::depth(&v) > limit);
+        }
+    }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![Just(Value::Null), any::<i64>().prop_map(Value::from)];
+        leaf.prop_recursive(8, 64, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]{1}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]

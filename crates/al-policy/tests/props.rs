@@ -96,6 +96,10 @@ fn condition() -> impl Strategy<Value = Condition> {
 }
 
 fn policy(i: usize) -> impl Strategy<Value = PolicySpec> {
+    policy_with(i, 0..3)
+}
+
+fn policy_with(i: usize, conditions: std::ops::Range<usize>) -> impl Strategy<Value = PolicySpec> {
     (
         pattern(),
         effect(),
@@ -103,7 +107,7 @@ fn policy(i: usize) -> impl Strategy<Value = PolicySpec> {
             0.3,
             prop::sample::subsequence(vec!["agt_1", "agt_2", "agt_3"], 1..3),
         ),
-        prop::collection::vec(condition(), 0..3),
+        prop::collection::vec(condition(), conditions),
         prop::bool::weighted(0.9),
         prop::bool::weighted(0.08),
     )
@@ -132,6 +136,16 @@ fn manifest() -> impl Strategy<Value = Manifest> {
 fn manifest_of(sizes: std::ops::Range<usize>) -> impl Strategy<Value = Manifest> {
     sizes
         .prop_flat_map(|n| (0..n).map(policy).collect::<Vec<_>>())
+        .prop_filter_map("invalid combination", |ps| {
+            Manifest::from_policies(ps, &Limits::default()).ok()
+        })
+}
+
+/// Policies with up to 6 conditions, so that evaluation often stops at a
+/// false condition before the last.
+fn manifest_many_conditions() -> impl Strategy<Value = Manifest> {
+    (0usize..10)
+        .prop_flat_map(|n| (0..n).map(|i| policy_with(i, 0..7)).collect::<Vec<_>>())
         .prop_filter_map("invalid combination", |ps| {
             Manifest::from_policies(ps, &Limits::default()).ok()
         })
@@ -208,6 +222,36 @@ proptest! {
         }
     }
 
+    /// The one-pass `evaluate_with_conditions` (the engine's hot path)
+    /// against the two-pass `explain`: same decision, same deciding
+    /// policy, same `conditions_evaluated`; and against `evaluate`.
+    #[test]
+    fn evaluate_with_conditions_agrees_with_explain(
+        m in prop_oneof![manifest(), manifest_many_conditions()],
+        reqs in prop::collection::vec(request(), 1..8),
+    ) {
+        let set = PolicySet::compile(&m);
+        for (req, agent) in &reqs {
+            let agent = Agent { id: agent, name: "agent-name" };
+            let mut conditions = Vec::new();
+            let d = set.evaluate_with_conditions(req, &agent, &mut conditions);
+            let plain = set.evaluate(req, &agent);
+            let e = set.explain(req, &agent);
+            prop_assert_eq!(
+                (d.status, d.denial_reason, d.policy.map(|p| p.name().to_owned())),
+                (e.status, e.denial_reason, e.policy.as_ref().map(|p| p.name.clone()))
+            );
+            prop_assert_eq!(
+                (plain.status, plain.denial_reason, plain.policy.map(|p| p.name())),
+                (d.status, d.denial_reason, d.policy.map(|p| p.name()))
+            );
+            prop_assert_eq!(&conditions, &e.conditions_evaluated);
+            if conditions.is_empty() {
+                prop_assert_eq!(conditions.capacity(), 0, "allocated for no conditions");
+            }
+        }
+    }
+
     #[test]
     fn export_is_a_fixed_point_and_formats_agree(m in manifest()) {
         let opts = ExportOptions::default();
@@ -250,6 +294,67 @@ proptest! {
         if changed && removed != m.policies()[0].name {
             prop_assert_eq!(&d.modified[0].fields, &vec!["effect"]);
         }
+    }
+}
+
+/// Past the 64 conditions whose results the decision keeps, and after the
+/// first false one, `evaluate_with_conditions` evaluates what is left: the
+/// list still equals `explain`'s.
+#[test]
+fn evaluate_with_conditions_past_64_conditions() {
+    let cond = |f: &str, v: Value| Condition {
+        field: parse_field(f, 8).unwrap(),
+        operator: Operator::Eq,
+        value: Some(v),
+    };
+    for (false_at, effect) in [
+        (None, Effect::Allow),
+        (Some(3), Effect::Allow),
+        (Some(66), Effect::Allow),
+        (Some(69), Effect::Conditional),
+        (None, Effect::RequireApproval),
+    ] {
+        let conditions: Vec<Condition> = (0..70)
+            .map(|i| {
+                let want = if Some(i) == false_at { 2 } else { 1 };
+                cond("x", json!(want))
+            })
+            .collect();
+        let spec = PolicySpec {
+            name: "many".into(),
+            description: None,
+            action_type: Pattern::Exact("a.b".into()),
+            effect,
+            agents: None,
+            conditions,
+            approval: None,
+            enabled: true,
+            id: None,
+            version: None,
+            created_at: None,
+            digest: None,
+        };
+        let limits = Limits::builder().max_conditions(100).build().unwrap();
+        let m = Manifest::from_policies(vec![spec], &limits).unwrap();
+        let set = PolicySet::compile_with(&m, &limits);
+        let mut meta = serde_json::Map::new();
+        meta.insert("x".into(), json!(1));
+        let ts = Timestamp::from_unix_seconds(1_764_000_000).unwrap();
+        let req = ActionRequest::new("a.b", ts, vec![], meta, &limits).unwrap();
+        let agent = Agent {
+            id: "agt_1",
+            name: "n",
+        };
+        let mut got = Vec::new();
+        let d = set.evaluate_with_conditions(&req, &agent, &mut got);
+        let e = set.explain(&req, &agent);
+        assert_eq!((d.status, d.denial_reason), (e.status, e.denial_reason));
+        assert_eq!(got, e.conditions_evaluated, "false at {false_at:?}");
+        assert_eq!(got.len(), 70);
+        assert_eq!(
+            got.iter().filter(|c| !c.result).count(),
+            usize::from(false_at.is_some())
+        );
     }
 }
 

@@ -107,6 +107,49 @@ impl ErrorCode for Error {
 /// # Errors
 /// See the module docs; nothing is returned on error.
 pub fn parse(text: &str, limits: &Limits) -> Result<Value, Error> {
+    parse_with(text, limits, ValueReader)
+}
+
+/// A reader that takes one JSON text apart itself (straight into its own
+/// types, borrowing strings where it can) while [`parse_with`] keeps every
+/// rule of [`parse`]. `read` is given the deserializer of the whole text
+/// and the [`Strict`] checks for its outermost value (level 1): it must
+/// call [`Strict::enter`] when it opens a container, refuse a key seen
+/// twice in one object with [`Strict::duplicate_key`], and read every
+/// value it does not take apart itself with a [`Strict`] seed one level
+/// down ([`Strict::child`]), so that nothing escapes the checks.
+///
+/// A reader should answer with data rather than fail for reasons of its own
+/// (a field of the wrong type, say): [`parse_with`] reports any failure
+/// that is not a duplicate key or excess depth as `INVALID_JSON`.
+pub trait StrictRead<'de> {
+    /// What the reader makes of the text.
+    type Value;
+
+    /// Read the text's one value.
+    ///
+    /// # Errors
+    /// The deserializer's errors, and those of [`Strict`]'s checks.
+    fn read<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+        strict: Strict<'_>,
+    ) -> Result<Self::Value, D::Error>;
+}
+
+/// Read one JSON text under `limits` with a reader of the caller's: the
+/// same size, syntax, trailing-text, duplicate-key and depth rules as
+/// [`parse`], with the same errors at the same locations, provided the
+/// reader follows the [`StrictRead`] contract. [`parse`] is this function
+/// with a reader that builds a [`Value`].
+///
+/// # Errors
+/// See the module docs; nothing is returned on error.
+pub fn parse_with<'de, R: StrictRead<'de>>(
+    text: &'de str,
+    limits: &Limits,
+    reader: R,
+) -> Result<R::Value, Error> {
     if text.len() > limits.max_bytes {
         return Err(Error {
             kind: ErrorKind::TooLarge {
@@ -122,12 +165,14 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Value, Error> {
     }
     let fail = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
-    let seed = Seed {
+    let strict = Strict {
         level: 1,
         max_depth: limits.max_depth.min(HARD_MAX_DEPTH),
         fail: &fail,
     };
-    let res = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let res = reader
+        .read(&mut de, strict)
+        .and_then(|v| de.end().map(|()| v));
     res.map_err(|e| {
         let kind = fail.into_inner().unwrap_or(ErrorKind::Syntax);
         let message = match &kind {
@@ -142,6 +187,20 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Value, Error> {
             message,
         }
     })
+}
+
+/// The reader of [`parse`]: the whole text as a [`Value`].
+struct ValueReader;
+
+impl<'de> StrictRead<'de> for ValueReader {
+    type Value = Value;
+    fn read<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+        strict: Strict<'_>,
+    ) -> Result<Value, D::Error> {
+        strict.deserialize(d)
+    }
 }
 
 /// Read one JSON value from bytes that must be UTF-8.
@@ -208,23 +267,42 @@ fn serde_location(text: &str, e: &serde_json::Error) -> Location {
     idx.locate(text, at.min(text.len()))
 }
 
-struct Seed<'a> {
+/// The checks of one read at one nesting level (see [`parse_with`]). As a
+/// [`DeserializeSeed`] (and [`Visitor`]) it reads any value at its level as
+/// a [`Value`], refusing repeated keys and excess depth below it.
+#[derive(Clone, Copy)]
+pub struct Strict<'a> {
     /// The level a container read here would be at.
     level: usize,
     max_depth: usize,
     fail: &'a RefCell<Option<ErrorKind>>,
 }
 
-impl Seed<'_> {
-    fn child(&self) -> Seed<'_> {
-        Seed {
+impl fmt::Debug for Strict<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Strict")
+            .field("level", &self.level)
+            .field("max_depth", &self.max_depth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Strict<'a> {
+    /// The checks for a value inside a container opened at this level.
+    #[must_use]
+    pub fn child(&self) -> Strict<'a> {
+        Strict {
             level: self.level + 1,
             max_depth: self.max_depth,
             fail: self.fail,
         }
     }
 
-    fn enter<E: serde::de::Error>(&self) -> Result<(), E> {
+    /// Call when a container (object or array) opens at this level.
+    ///
+    /// # Errors
+    /// `TOO_DEEP` when this level is past the limit.
+    pub fn enter<E: serde::de::Error>(&self) -> Result<(), E> {
         if self.level > self.max_depth {
             *self.fail.borrow_mut() = Some(ErrorKind::TooDeep {
                 limit: self.max_depth,
@@ -233,16 +311,25 @@ impl Seed<'_> {
         }
         Ok(())
     }
+
+    /// The error for `key` read a second time in one object
+    /// (`DUPLICATE_KEY`, located where the second one was read).
+    pub fn duplicate_key<E: serde::de::Error>(&self, key: &str) -> E {
+        *self.fail.borrow_mut() = Some(ErrorKind::DuplicateKey {
+            key: key.chars().take(80).collect(),
+        });
+        E::custom("duplicate key")
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Seed<'_> {
+impl<'de> Visitor<'de> for Strict<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -285,14 +372,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
         self.enter()?;
         let mut out = Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            if out.contains_key(&k) {
-                *self.fail.borrow_mut() = Some(ErrorKind::DuplicateKey {
-                    key: k.chars().take(80).collect(),
-                });
-                return Err(serde::de::Error::custom("duplicate key"));
+            // One search per key: the vacant slot is filled after the value is read.
+            match out.entry(k) {
+                serde_json::map::Entry::Occupied(o) => return Err(self.duplicate_key(o.key())),
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(map.next_value_seed(self.child())?);
+                }
             }
-            let v = map.next_value_seed(self.child())?;
-            out.insert(k, v);
         }
         Ok(Value::Object(out))
     }
@@ -494,6 +580,58 @@ mod tests {
         let a = v.as_array().unwrap();
         assert!(a[0].is_u64() && a[1].is_i64() && a[2].is_u64());
         assert!(a[3].is_f64() && a[4].is_f64() && a[5].is_f64());
+    }
+
+    /// A reader of its own (the top-level keys, values checked and
+    /// dropped) gets the same errors as `parse` at the same places.
+    #[test]
+    fn parse_with_keeps_every_rule() {
+        struct Keys;
+        struct KeysVisitor<'s>(Strict<'s>);
+        impl<'de> StrictRead<'de> for Keys {
+            type Value = Vec<String>;
+            fn read<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+                strict: Strict<'_>,
+            ) -> Result<Vec<String>, D::Error> {
+                d.deserialize_map(KeysVisitor(strict))
+            }
+        }
+        impl<'de> Visitor<'de> for KeysVisitor<'_> {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+                self.0.enter()?;
+                let mut keys: Vec<String> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    if keys.contains(&k) {
+                        return Err(self.0.duplicate_key(&k));
+                    }
+                    map.next_value_seed(self.0.child())?;
+                    keys.push(k);
+                }
+                Ok(keys)
+            }
+        }
+        let lim = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
+        let keys = parse_with(r#"{"b":[[1]],"a":{"x":null}}"#, &lim, Keys).unwrap();
+        assert_eq!(keys, ["b", "a"]);
+        for bad in [
+            r#"{"b":1,"b":2}"#,
+            "{\"a\":{\"x\":1,\n\"x\":2}}",
+            r#"{"a":[[[1]]]}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":tru}"#,
+        ] {
+            let want = parse(bad, &lim).unwrap_err();
+            assert_eq!(parse_with(bad, &lim, Keys).unwrap_err(), want, "{bad}");
+        }
     }
 
     /// The naive reference: column = characters since the last newline.
