@@ -162,7 +162,9 @@ impl<'a> EntryRef<'a> {
     ///
     /// # Errors
     /// The fields do not fit `T`, or fit it in a way `serde_json::from_value`
-    /// might read otherwise (see the [module docs](self)).
+    /// might read otherwise: byte strings, and numbers or options as map
+    /// keys, are refused rather than guessed (a caller wanting
+    /// `serde_json`'s answer there falls back to [`EntryRef::to_entry`]).
     pub fn fields<T: de::Deserialize<'a>>(&self) -> Result<T, FieldsError> {
         let mut r = R {
             b: self.fields,

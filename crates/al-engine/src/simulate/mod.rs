@@ -51,7 +51,7 @@
 //!    chain stops the simulation with [`SimulationError::ChainBroken`]
 //!    naming the row, and every row is verified whatever the filters;
 //! 2. **decodes** each `action` entry in the window as the engine's typed
-//!    [`ActionRecord`] (and the `key`, `delegation`, `breaker` and
+//!    [`ActionRecord`](crate::ActionRecord) (and the `key`, `delegation`, `breaker` and
 //!    `approval` entries it needs as theirs): a record that does not fit
 //!    its layout is [`SimulationError::InvalidRecord`];
 //! 3. **rebuilds the request**: action type, metadata, data accessed, the
