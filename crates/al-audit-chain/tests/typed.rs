@@ -279,3 +279,137 @@ fn typed_and_map_appends_interleave_in_one_chain() {
     // The typed path feeds the indexes too.
     assert_eq!(log.find_event("agt_1", "ev-4").unwrap().row(), 5);
 }
+
+/// Field names that share their first 8 bytes (the encoder compares key
+/// prefixes as integers first), declared out of key order, next to keys a
+/// map adds (no `_`, so they never repeat a field name), and values written
+/// through `collect_str` (`Display`), which the encoder formats in place.
+#[derive(Clone, Debug, Serialize)]
+struct Prefixed {
+    abcdefgh_z: u8,
+    abcdefgh_: Vec<u8>,
+    abcdefg_: bool,
+    ab_c: Option<String>,
+    abcdefghij_: Shown,
+    digest: Digest,
+    at: Timestamp,
+    #[serde(flatten)]
+    extra: BTreeMap<String, Value>,
+}
+
+/// A `Display` value, serialised with `collect_str`.
+#[derive(Clone, Debug)]
+struct Shown(String, u64);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{:>5}/{}", self.0, self.1, self.0.len())
+    }
+}
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn arb_prefixed_key() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec!["", "abcdefgh", "abcdefg", "abcdefg\0", "ab\0", "ab"]),
+        prop::collection::vec(prop::sample::select(vec!['\0', 'a', 'b', 'é']), 0..4),
+    )
+        .prop_map(|(p, rest)| format!("{p}{}", rest.into_iter().collect::<String>()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn prefix_sharing_keys_and_display_values_encode_like_the_map_path(
+        z in any::<u8>(),
+        bytes in prop::collection::vec(any::<u8>(), 0..3),
+        flag in any::<bool>(),
+        c in prop::option::of("[a-zé\"]{0,5}"),
+        shown in ("[a-zé😀]{0,6}", any::<u64>()),
+        digest in any::<[u8; 32]>(),
+        ms in 0i64..4_000_000_000_000,
+        extra in prop::collection::btree_map(arb_prefixed_key(), arb_value(), 0..6),
+    ) {
+        let rec = Prefixed {
+            abcdefgh_z: z,
+            abcdefgh_: bytes,
+            abcdefg_: flag,
+            ab_c: c,
+            abcdefghij_: Shown(shown.0, shown.1),
+            digest: Digest(digest),
+            at: t(ms),
+            extra,
+        };
+        prop_assert!(both(Kind::Key, Some("agt_1"), &rec).is_ok());
+        // The same members as a map in reverse key order: every one moves.
+        let Value::Object(m) = serde_json::to_value(&rec).unwrap() else { unreachable!() };
+        let reversed: Vec<(String, Value)> = m.into_iter().rev().collect();
+        let mut log = AuditLog::new("acme");
+        let a = log.append_record(Kind::Key, Some("agt_1"), t(0), &Reversed(&reversed)).unwrap().bytes.to_vec();
+        let mut log = AuditLog::new("acme");
+        let b = log.append_record(Kind::Key, Some("agt_1"), t(0), &serde_json::to_value(&rec).unwrap()).unwrap().bytes.to_vec();
+        prop_assert_eq!(a, b);
+    }
+}
+
+/// Members serialised as a map in the given order.
+struct Reversed<'a>(&'a [(String, Value)]);
+
+impl Serialize for Reversed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+#[test]
+fn repeated_keys_with_a_shared_prefix_are_refused() {
+    #[derive(Serialize)]
+    struct Dup {
+        abcdefgh_b: u8,
+        abcdefgh_a: u8,
+        #[serde(flatten)]
+        more: BTreeMap<String, u8>,
+    }
+    let mut log = AuditLog::new("acme");
+    let e = log
+        .append_record(
+            Kind::Key,
+            None,
+            t(0),
+            &Dup {
+                abcdefgh_b: 1,
+                abcdefgh_a: 2,
+                more: [("abcdefgh_b".to_owned(), 3)].into(),
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("`abcdefgh_b` appears twice"), "{e}");
+    // A `Display` that fails is an error, not a panic, and appends nothing.
+    struct Fails;
+    impl Serialize for Fails {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            struct D;
+            impl std::fmt::Display for D {
+                fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    Err(std::fmt::Error)
+                }
+            }
+            s.collect_str(&D)
+        }
+    }
+    let e = log
+        .append_record(Kind::Key, None, t(0), &BTreeMap::from([("x", Fails)]))
+        .unwrap_err();
+    assert!(e.to_string().contains("`Display` failed"), "{e}");
+    assert!(log.is_empty());
+}

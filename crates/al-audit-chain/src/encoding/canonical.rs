@@ -44,12 +44,65 @@ impl Scratch {
 }
 
 /// One object member in the output: `[start, end)` holds the length-prefixed
-/// key and the value; the key's bytes start at `start + 4`.
+/// key and the value; the key's bytes start at `start + 4`. `prefix` is the
+/// key's first 8 bytes (zero-padded, big-endian), so most key comparisons
+/// are one integer comparison (see [`key_cmp`]).
 #[derive(Clone, Copy, Debug)]
 struct Span {
     start: usize,
     key_len: usize,
     end: usize,
+    prefix: u64,
+}
+
+impl Span {
+    /// The span of a member whose length-prefixed key starts at `start`.
+    fn new(out: &[u8], start: usize, key_len: usize, end: usize) -> Span {
+        let key = out.get(start + 4..start + 4 + key_len).unwrap_or(&[]);
+        Span {
+            start,
+            key_len,
+            end,
+            prefix: key_prefix(key),
+        }
+    }
+}
+
+/// The first 8 bytes of `key`, zero-padded, as a big-endian integer: for two
+/// keys, `key_prefix(a) < key_prefix(b)` implies `a < b` (bytewise), so only
+/// equal prefixes need the bytes compared.
+#[inline]
+fn key_prefix(key: &[u8]) -> u64 {
+    if let Some(head) = key.first_chunk::<8>() {
+        return u64::from_be_bytes(*head);
+    }
+    let mut p = 0u64;
+    for (i, &b) in key.iter().enumerate() {
+        p |= u64::from(b) << (56 - 8 * i);
+    }
+    p
+}
+
+/// Bytewise order of two members' keys (the canonical key order).
+fn key_cmp(out: &[u8], a: &Span, b: &Span) -> std::cmp::Ordering {
+    a.prefix
+        .cmp(&b.prefix)
+        .then_with(|| Obj::key_of(out, a).cmp(Obj::key_of(out, b)))
+}
+
+/// Record a finished member of the object whose first span is `base`;
+/// clears `*sorted` unless its key is strictly after the previous member's.
+#[inline]
+fn push_span(spans: &mut Vec<Span>, base: usize, out: &[u8], span: Span, sorted: &mut bool) {
+    if *sorted
+        && spans.len() > base
+        && let Some(prev) = spans.last()
+        && (prev.prefix > span.prefix
+            || (prev.prefix == span.prefix && key_cmp(out, prev, &span).is_ge()))
+    {
+        *sorted = false;
+    }
+    spans.push(span);
 }
 
 /// Why a record could not be encoded.
@@ -199,6 +252,7 @@ impl Encoder<'_> {
             count_at,
             base,
             pending_key: None,
+            sorted: true,
         })
     }
 
@@ -207,6 +261,17 @@ impl Encoder<'_> {
         let mut obj = self.begin_object()?;
         obj.member(variant, value)?;
         obj.finish()
+    }
+}
+
+/// `fmt::Write` into the output: only `str`s are written, so the bytes
+/// written are UTF-8.
+struct Utf8Sink<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Utf8Sink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -244,30 +309,42 @@ pub(crate) struct Obj<'a> {
     count_at: usize,
     /// This object's first span in `scratch.spans`.
     base: usize,
-    /// A map key written (at this offset) whose value has not come yet.
-    pending_key: Option<(usize, usize)>,
+    /// A map key written (`(start, length, prefix)`) whose value has not come yet.
+    pending_key: Option<(usize, usize, u64)>,
+    /// Every member so far came in strictly ascending key order (then
+    /// [`Obj::finish`] has nothing to reorder).
+    sorted: bool,
 }
 
 impl Obj<'_> {
     fn member<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result<(), SerError> {
         let start = self.enc.out.len();
         put_str(self.enc.out, key);
-        self.value_after_key(start, key.len(), v)
+        self.value_after_key(start, key.len(), key_prefix(key.as_bytes()), v)
     }
 
     fn value_after_key<T: Serialize + ?Sized>(
         &mut self,
         start: usize,
         key_len: usize,
+        prefix: u64,
         v: &T,
     ) -> Result<(), SerError> {
         v.serialize(&mut self.enc)?;
         let end = self.enc.out.len();
-        self.enc.scratch.spans.push(Span {
+        let span = Span {
             start,
             key_len,
             end,
-        });
+            prefix,
+        };
+        push_span(
+            &mut self.enc.scratch.spans,
+            self.base,
+            self.enc.out,
+            span,
+            &mut self.sorted,
+        );
         Ok(())
     }
 
@@ -281,15 +358,13 @@ impl Obj<'_> {
             top,
             count_at,
             base,
+            sorted,
             ..
         } = self;
         let Encoder { out, scratch, .. } = enc;
         let Scratch { spans, tmp } = scratch;
         let mine = spans.get_mut(base..).unwrap_or_default();
         patch_count(out, count_at, mine.len())?;
-        let sorted = mine
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if Obj::key_of(out, a) < Obj::key_of(out, b)));
         if !sorted {
             // Objects are small: an insertion sort in place, no allocation.
             for i in 1..mine.len() {
@@ -298,7 +373,7 @@ impl Obj<'_> {
                     let (Some(a), Some(b)) = (mine.get(j - 1), mine.get(j)) else {
                         break;
                     };
-                    match Obj::key_of(out, a).cmp(Obj::key_of(out, b)) {
+                    match key_cmp(out, a, b) {
                         std::cmp::Ordering::Greater => mine.swap(j - 1, j),
                         std::cmp::Ordering::Equal => {
                             let key = String::from_utf8_lossy(Obj::key_of(out, a)).into_owned();
@@ -396,6 +471,22 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
     }
     fn serialize_str(self, v: &str) -> Result<(), SerError> {
         self.string(v)
+    }
+    /// Formats straight into the output (no intermediate `String`), as
+    /// `serialize_str(&v.to_string())` would write it. A `Display` that
+    /// fails is an error (`to_string` would panic).
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> Result<(), SerError> {
+        self.at_top()?;
+        let tag_at = self.out.len();
+        self.out.push(0x06);
+        let len_at = self.out.len();
+        self.out.extend_from_slice(&[0; 4]);
+        if fmt::write(&mut Utf8Sink(self.out), format_args!("{v}")).is_err() {
+            self.out.truncate(tag_at);
+            return Err(record("a value's `Display` failed"));
+        }
+        let n = self.out.len() - len_at - 4;
+        patch_count(self.out, len_at, n)
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), SerError> {
         let mut s = self.begin_seq()?;
@@ -514,6 +605,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
                 count_at,
                 base,
                 pending_key: None,
+                sorted: true,
             },
             outer_level: outer.enc.level,
             outer_top: outer.top,
@@ -566,15 +658,16 @@ impl ser::SerializeMap for Obj<'_> {
         })?;
         let key_len = self.enc.out.len() - start - 4;
         patch_count(self.enc.out, start, key_len)?;
-        self.pending_key = Some((start, key_len));
+        let key = self.enc.out.get(start + 4..).unwrap_or(&[]);
+        self.pending_key = Some((start, key_len, key_prefix(key)));
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
-        let (start, key_len) = self
+        let (start, key_len, prefix) = self
             .pending_key
             .take()
             .ok_or_else(|| record("map value without a key"))?;
-        self.value_after_key(start, key_len, v)
+        self.value_after_key(start, key_len, prefix, v)
     }
     fn end(self) -> Result<(), SerError> {
         self.finish()
@@ -622,11 +715,9 @@ impl ser::SerializeTupleVariant for VariantSeq<'_> {
     fn end(self) -> Result<(), SerError> {
         patch_count(self.obj.enc.out, self.count_at, self.count)?;
         let end = self.obj.enc.out.len();
-        self.obj.enc.scratch.spans.push(Span {
-            start: self.start,
-            key_len: self.key_len,
-            end,
-        });
+        // The object's only member: it stays sorted.
+        let span = Span::new(self.obj.enc.out, self.start, self.key_len, end);
+        self.obj.enc.scratch.spans.push(span);
         self.obj.finish()
     }
 }
@@ -667,6 +758,7 @@ impl ser::SerializeStructVariant for VariantObj<'_> {
             enc,
             count_at,
             base,
+            sorted,
             ..
         } = inner;
         let Encoder { out, scratch, .. } = enc;
@@ -681,14 +773,12 @@ impl ser::SerializeStructVariant for VariantObj<'_> {
             count_at,
             base,
             pending_key: None,
+            sorted,
         }
         .finish()?;
         let end = out.len();
-        scratch.spans.push(Span {
-            start,
-            key_len,
-            end,
-        });
+        // The outer object's only member: it stays sorted.
+        scratch.spans.push(Span::new(out, start, key_len, end));
         Obj {
             enc: Encoder {
                 out,
@@ -700,7 +790,61 @@ impl ser::SerializeStructVariant for VariantObj<'_> {
             count_at: outer_count_at,
             base: outer_base,
             pending_key: None,
+            sorted: true,
         }
         .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spans_of(keys: &[&[u8]]) -> (Vec<u8>, Vec<Span>) {
+        let mut out = Vec::new();
+        let mut spans = Vec::new();
+        for k in keys {
+            let start = out.len();
+            out.extend_from_slice(&u32::try_from(k.len()).unwrap().to_be_bytes());
+            out.extend_from_slice(k);
+            spans.push(Span::new(&out, start, k.len(), out.len()));
+        }
+        (out, spans)
+    }
+
+    /// Keys sharing long prefixes, shorter than 8 bytes, and holding NULs
+    /// (which the zero padding must not confuse with "no byte").
+    fn arb_key() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::sample::select(vec![
+                &b""[..],
+                b"abcdefgh",
+                b"abcdefg",
+                b"abcdefg\0",
+                b"ab\0",
+            ]),
+            prop::collection::vec(prop::sample::select(vec![0u8, b'a', b'b', 0xff]), 0..4),
+        )
+            .prop_map(|(p, rest)| [p, &rest].concat())
+    }
+
+    proptest! {
+        /// The prefix comparison is the bytewise order, ties included.
+        #[test]
+        fn key_cmp_is_bytewise(a in arb_key(), b in arb_key()) {
+            let (out, s) = spans_of(&[&a, &b]);
+            prop_assert_eq!(key_cmp(&out, &s[0], &s[1]), a.cmp(&b));
+        }
+    }
+
+    #[test]
+    fn key_prefix_boundaries() {
+        assert_eq!(key_prefix(b""), 0);
+        assert_eq!(key_prefix(b"a"), 0x61 << 56);
+        assert_eq!(key_prefix(b"abcdefgh"), key_prefix(b"abcdefghz"));
+        assert!(key_prefix(b"ab") < key_prefix(b"ab\x01"));
+        let (out, s) = spans_of(&[b"ab", b"ab\0"]);
+        assert_eq!(key_cmp(&out, &s[0], &s[1]), std::cmp::Ordering::Less);
     }
 }

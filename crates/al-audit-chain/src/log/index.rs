@@ -1,22 +1,24 @@
 //! Query indexes and `GET /audit`-style queries.
 //!
 //! Every index keyed by a string an agent or user chooses (agent ids,
-//! action types, statuses, event ids) is an ordered map: lookups cost
-//! O(log n) comparisons whatever the keys are, so no choice of keys can
-//! turn them into linear scans (hash flooding), no secret seed is needed,
-//! and iteration order is the keys' order.
+//! action types, statuses, event ids) is a [`StrMap`]: an ordered map of
+//! hash buckets whose colliding keys fall back to an ordered map, so
+//! lookups cost O(log n) comparisons whatever the keys are, no choice of
+//! keys can turn them into linear scans (hash flooding), and no secret
+//! seed is needed.
 
 use std::collections::BTreeMap;
 
 use al_types::{EntryId, Timestamp};
 
 use super::AuditLog;
+use super::strmap::StrMap;
 use crate::chunked::Chunked;
 use crate::entry::{Entry, FieldRef, Kind};
 use crate::error::Error;
 
-/// Rows of one key, ascending.
-type Postings = BTreeMap<Box<str>, Vec<u64>>;
+/// Rows of each key, ascending.
+type Postings = StrMap<Vec<u64>>;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Index {
@@ -26,19 +28,14 @@ pub(crate) struct Index {
     by_status: Postings,
     timestamps: Chunked<i64, { super::LOC_CHUNK }>,
     /// agent → event id → row of its first action entry.
-    event_ids: BTreeMap<Box<str>, BTreeMap<Box<str>, u64>>,
+    event_ids: StrMap<StrMap<u64>>,
     /// action row → row of its latest outcome entry.
     outcomes: BTreeMap<u64, u64>,
 }
 
 /// Append `row` to `key`'s posting list; allocates a key only the first time.
 fn post(map: &mut Postings, key: &str, row: u64) {
-    match map.get_mut(key) {
-        Some(rows) => rows.push(row),
-        None => {
-            map.insert(key.into(), vec![row]);
-        }
-    }
+    map.get_or_insert_with(key, Vec::new).push(row);
 }
 
 fn kind_slot(k: Kind) -> usize {
@@ -72,13 +69,11 @@ impl Index {
         if kind == Kind::Action
             && let (Some(a), Some(ev)) = (agent_id, s("event_id"))
         {
-            let per_agent = match self.event_ids.get_mut(a) {
-                Some(m) => m,
-                None => self.event_ids.entry(a.into()).or_default(),
-            };
-            if !per_agent.contains_key(ev) {
-                per_agent.insert(ev.into(), row);
-            }
+            // The first action with this event id keeps it.
+            let _ = self
+                .event_ids
+                .get_or_insert_with(a, StrMap::default)
+                .get_or_insert_with(ev, || row);
         }
         if kind == Kind::Outcome
             && let Some(target) = s("audit_event_id").and_then(EntryId::parse)

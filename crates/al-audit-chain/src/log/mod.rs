@@ -4,6 +4,7 @@
 
 mod index;
 mod outcome;
+mod strmap;
 
 use al_types::{Digest, EntryId, Timestamp};
 use serde::Serialize;
@@ -32,9 +33,10 @@ pub struct LogConfig {
     /// upper Merkle levels; lookups by id still work, [`AuditLog::query`]
     /// answers [`Error::NoIndex`] and replay/outcome lookups answer `None`.
     ///
-    /// The indexes are ordered maps (B-trees) keyed by the agent- and
-    /// user-chosen strings: no hash seed is needed, an agent cannot pick
-    /// keys that make lookups slow (hash flooding), and nothing depends on
+    /// The indexes keyed by agent- and user-chosen strings are ordered
+    /// maps of hash buckets, whose colliding keys fall back to ordered
+    /// maps (B-trees): no hash seed is needed, an agent cannot pick keys
+    /// that make lookups slow (hash flooding), and nothing depends on the
     /// iteration order of a hash table.
     pub index: bool,
 }
