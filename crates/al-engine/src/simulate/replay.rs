@@ -429,16 +429,20 @@ fn failing(
     let Some(a) = agents.get(who) else {
         return Vec::new();
     };
-    set.explain(
+    // The conditions from the deciding evaluation (as `explain` reports
+    // them, without its second pass).
+    let mut conditions = Vec::new();
+    set.evaluate_with_conditions(
         req,
         &Agent {
             id: who,
             name: &a.name,
         },
-    )
-    .conditions_evaluated
-    .iter()
-    .filter(|c| !c.result)
-    .map(failing_condition)
-    .collect()
+        &mut conditions,
+    );
+    conditions
+        .iter()
+        .filter(|c| !c.result)
+        .map(failing_condition)
+        .collect()
 }
