@@ -432,7 +432,7 @@ fn failing(
     // The conditions from the deciding evaluation (as `explain` reports
     // them, without its second pass).
     let mut conditions = Vec::new();
-    set.evaluate_with_conditions(
+    let _decision = set.evaluate_with_conditions(
         req,
         &Agent {
             id: who,
