@@ -135,6 +135,8 @@ impl Engine {
     /// exactly the format `al proof verify` reads, and
     /// [`InclusionProof::verify`](al_audit_chain::InclusionProof::verify)
     /// checks it against a checkpoint the verifier trusts. Any key of the org.
+    /// The checkpoint's time is the engine's clock (`now`, or the org's last
+    /// entry time if later), as for [`Engine::checkpoint`].
     ///
     /// # Errors
     /// `401`, `403 AGENT_KILLED`, `400 INVALID_REQUEST` (not an event id),
@@ -158,6 +160,10 @@ impl Engine {
     /// A checkpoint of the org's log as it is now (size, Merkle root, head
     /// hash), for the host to sign and publish. Any key of the org.
     ///
+    /// Its time is the engine's clock, as for every operation and for
+    /// [`Engine::prove`]: `now`, or the org's last entry time if `now` is
+    /// earlier, so a checkpoint is never dated before an entry it covers.
+    ///
     /// # Errors
     /// `401`, `403 AGENT_KILLED`.
     pub fn checkpoint(
@@ -167,7 +173,11 @@ impl Engine {
     ) -> Result<al_audit_chain::Checkpoint, EngineError> {
         let c = self.any_caller(api_key)?;
         let org = self.org(c.org)?;
-        Ok(org.log.checkpoint(now).checkpoint().clone())
+        Ok(org
+            .log
+            .checkpoint(org.st.clock.max(now))
+            .checkpoint()
+            .clone())
     }
 
     /// `POST /report` (agent key; answer 201): body `{audit_event_id,

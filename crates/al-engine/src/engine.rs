@@ -1,5 +1,10 @@
 //! The engine: orgs, the key index, and the plumbing every operation shares
 //! (authenticate, commit records, settle, timers).
+//!
+//! Why one file (about 600 lines): the `Engine` type and the plumbing every
+//! operation shares (authenticate, commit, settle, timers, bootstrap); the
+//! operations themselves live in one file per family (`action/`,
+//! `agents.rs`, `approvals.rs`, `delegations.rs`, `policies.rs`, …).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

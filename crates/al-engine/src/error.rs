@@ -134,6 +134,15 @@ pub enum EngineError {
     /// random (`500 WEAK_ENTROPY`).
     #[error("the entropy source produced a key that exists already; it is not random")]
     WeakEntropy,
+    /// An audit entry's fields do not fit its kind's record layout
+    /// (`400 INVALID_RECORD`; see [`Record::decode`](crate::Record::decode)).
+    #[error("{kind} record: {message}")]
+    InvalidRecord {
+        /// The entry's kind (`action`, `approval`, …).
+        kind: &'static str,
+        /// The field that does not fit, and why.
+        message: String,
+    },
     /// A bug: the engine's own records did not apply. The org refuses
     /// further operations; restore it from the persisted entries (`500 INTERNAL`).
     #[error("internal error: {0}")]
@@ -162,7 +171,8 @@ impl EngineError {
             | EngineError::Json(_)
             | EngineError::Policy(_)
             | EngineError::PolicyTampered { .. }
-            | EngineError::InvalidCursor(_) => 400,
+            | EngineError::InvalidCursor(_)
+            | EngineError::InvalidRecord { .. } => 400,
             EngineError::IdempotencyConflict { .. }
             | EngineError::ApprovalNotPending { .. }
             | EngineError::ActionNotExecuted { .. }
@@ -252,6 +262,7 @@ impl ErrorCode for EngineError {
             EngineError::ActionNotExecuted { .. } => "ACTION_NOT_EXECUTED",
             EngineError::InvalidState { .. } => "INVALID_STATE",
             EngineError::InvalidCursor(_) => "INVALID_CURSOR",
+            EngineError::InvalidRecord { .. } => "INVALID_RECORD",
             EngineError::OrgExists(_) => "ORG_EXISTS",
             EngineError::LimitReached(_) => "LIMIT_REACHED",
             EngineError::WeakEntropy => "WEAK_ENTROPY",

@@ -13,6 +13,11 @@
 //!   `DELEGATION_SCOPE`, children never exceed their parent's scope or
 //!   lifetime, a decided approval never changes, a denied action never
 //!   executes (no `action.executed` event for it).
+//!
+//! Why one file (about 950 lines): one job. The operation grammar, the
+//! model that predicts each operation's answer and the checks after every
+//! step change together; apart, a new operation would need three edits in
+//! three files that must agree.
 // A test harness (behind the `fuzzing` feature): assertions and table lookups by
 // design, never reachable from the library's API.
 #![allow(

@@ -257,7 +257,7 @@ impl Engine {
                 .ok_or_else(|| RestoreError::new(row, RestoreCode::ChainBroken, "entry missing"))?;
             let at = e.timestamp;
             let rec = Record::decode(e.kind, e.fields)
-                .map_err(|m| RestoreError::new(row, RestoreCode::InvalidRecord, m))?;
+                .map_err(|e| RestoreError::new(row, RestoreCode::InvalidRecord, e.to_string()))?;
             let meta = Meta {
                 row,
                 at,

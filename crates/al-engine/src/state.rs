@@ -5,6 +5,13 @@
 //! append a record to the log and then apply it, and restore applies the
 //! persisted records in order. "Restore equals live" therefore holds by
 //! construction, and the model test checks it after every step.
+//!
+//! Why one file (about 1 500 lines): it is one state machine. `Org::apply`
+//! is the only way state changes (live and restore), and the per-kind
+//! `apply_*` functions share private helpers and invariants (pending
+//! breaker transitions, the approval that must follow a `requested`
+//! action, timers, day counts, indexes) that are reviewed together; split
+//! by kind, each file would need all of them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;

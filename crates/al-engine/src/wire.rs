@@ -2,6 +2,10 @@
 //! names the Python SDK 0.4.2 parses (every key it reads as `d["…"]` is
 //! always present; keys it reads with `d.get` may be absent). Golden JSON
 //! for each is under `testdata/engine/wire/`.
+//!
+//! Why one file (about 520 lines): the answer types of the whole API are
+//! the wire contract; together they read against the SDK's parser in one
+//! file.
 
 use std::collections::BTreeMap;
 

@@ -241,21 +241,22 @@ impl Fx {
 }
 
 /// Compare `value` with the golden file `testdata/engine/<name>`; with
-/// `UPDATE_GOLDEN=1` in the environment, write it instead.
+/// `AL_BLESS=1` in the environment (as everywhere in the repository),
+/// write it instead.
 pub fn golden(name: &str, value: &serde_json::Value) {
     let path = root().join("testdata/engine").join(name);
     let text = serde_json::to_string_pretty(value).unwrap() + "\n";
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if std::env::var_os("AL_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &text).unwrap();
         return;
     }
     let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+        .unwrap_or_else(|e| panic!("{}: {e} (run with AL_BLESS=1)", path.display()));
     assert_eq!(
         text,
         want,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        "{} differs (AL_BLESS=1 rewrites it)",
         path.display()
     );
 }

@@ -1026,6 +1026,14 @@ fn audit_query_verify_prove() {
     proof
         .verify(&al_engine::VerifiedCheckpoint::trust(cp))
         .unwrap();
+    // A host clock behind the org's last entry: the checkpoint (like the
+    // proof's, and like every operation) is dated at the org's clock.
+    let clock = f.read(|e, _| e.org_clock("acme")).unwrap();
+    let behind = clock.saturating_add_millis(-3_600_000);
+    let cp = f.read(|e, _| e.checkpoint(behind, &svc)).unwrap();
+    assert_eq!(cp.timestamp, clock);
+    let proof = f.read(|e, _| e.prove(behind, &other, &id)).unwrap();
+    assert_eq!(proof.checkpoint.timestamp, clock);
     assert_eq!(
         code(f.read(|e, now| e.prove(now, &bot, "evt_ffffffffffffffff"))),
         ("NOT_FOUND", 404)

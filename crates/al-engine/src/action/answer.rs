@@ -23,7 +23,10 @@ pub(crate) fn replay(
         .log
         .entry(row)
         .ok_or_else(|| EngineError::Internal("replay row missing".into()))
-        .and_then(|e| Record::decode(e.kind, e.fields).map_err(EngineError::Internal))?;
+        .and_then(|e| {
+            // Our own entry: one that does not decode is a bug, not bad input.
+            Record::decode(e.kind, e.fields).map_err(|e| EngineError::Internal(e.to_string()))
+        })?;
     let Record::Action(rec) = original else {
         return Err(EngineError::Internal("replay row is not an action".into()));
     };

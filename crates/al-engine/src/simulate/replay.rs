@@ -332,7 +332,7 @@ fn record(e: &EntryRef<'_>) -> Result<Record<'static>, String> {
     };
     direct.or_else(|_| {
         let entry = e.to_entry().map_err(|x| x.to_string())?;
-        Record::decode(e.kind, entry.fields)
+        Record::decode(e.kind, entry.fields).map_err(|x| x.to_string())
     })
 }
 
