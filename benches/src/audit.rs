@@ -286,6 +286,22 @@ pub fn append_vs_bound(out: &mut BTreeMap<String, f64>) {
         })
         .collect();
     let per_s = |ns: f64| (n as f64 / (ns / 1e9)).round();
+    // What first-touch page faults cost here: a log's memory is fresh pages
+    // (the bound hashes bytes already in memory), one 4 KiB page per
+    // `4096 / bytes_per_entry` entries.
+    let l = append_typed(n, &payload);
+    let bytes_per_entry = l.resident_bytes() as f64 / n as f64;
+    drop(l);
+    let fault_ns = first_touch_ns_per_page();
+    out.insert(
+        "append_resident_bytes_per_entry".into(),
+        round3(bytes_per_entry),
+    );
+    out.insert("first_touch_ns_per_4k_page".into(), round3(fault_ns));
+    out.insert(
+        "append_first_touch_ns_per_entry".into(),
+        round3(fault_ns * bytes_per_entry / 4096.0),
+    );
     out.insert("sha_bound_entries_per_s".into(), per_s(ns[0]));
     out.insert("append_same_run_entries_per_s".into(), per_s(ns[1]));
     out.insert("append_typed_entries_per_s".into(), per_s(ns[2]));
@@ -294,4 +310,27 @@ pub fn append_vs_bound(out: &mut BTreeMap<String, f64>) {
         "append_typed_vs_sha_bound_ratio".into(),
         round3(ns[0] / ns[2]),
     );
+}
+
+/// Nanoseconds the first write to a fresh 4 KiB page costs (the page fault
+/// that maps it), median of 5: writing 64 MiB of fresh memory, less writing
+/// the same memory again.
+pub fn first_touch_ns_per_page() -> f64 {
+    use std::time::Instant;
+    const BYTES: usize = 64 << 20;
+    let mut samples: Vec<f64> = (0..5)
+        .map(|_| {
+            let mut v: Vec<u8> = Vec::with_capacity(BYTES);
+            let t = Instant::now();
+            v.resize(BYTES, 1);
+            let fresh = t.elapsed().as_nanos() as f64;
+            let t = Instant::now();
+            v.fill(2);
+            let warm = t.elapsed().as_nanos() as f64;
+            std::hint::black_box(&v);
+            (fresh - warm) / (BYTES / 4096) as f64
+        })
+        .collect();
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[2]
 }

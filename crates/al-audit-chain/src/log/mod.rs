@@ -81,20 +81,31 @@ pub struct AuditLog {
     index: Option<Index>,
 }
 
-/// The top-level fields the kind rules and the indexes read, found in one
-/// pass over the members of a fields object just encoded into `bytes`
-/// (`(key start, key length, value end)`, the value right after the key).
-#[derive(Clone, Copy, Default)]
-struct Top<'a> {
-    action_type: Option<FieldRef<'a>>,
-    status: Option<FieldRef<'a>>,
-    event_id: Option<FieldRef<'a>>,
-    audit_event_id: Option<FieldRef<'a>>,
-    reserved: Option<&'a [u8]>,
+/// A top-level field the kind rules and the indexes read, as offsets
+/// into the bytes being encoded (so it outlives later writes to them).
+#[derive(Clone, Copy)]
+enum Found {
+    /// A string value: `start..end` holds its UTF-8 bytes.
+    Str(usize, usize),
+    /// Any other value.
+    Other,
 }
 
-impl<'a> Top<'a> {
-    fn scan(bytes: &'a [u8], members: &[(usize, usize, usize)]) -> Top<'a> {
+/// The top-level fields the kind rules and the indexes read, found in one
+/// pass over the members of a fields object just encoded
+/// (`(key start, key length, value end)`, the value right after the key).
+#[derive(Clone, Copy, Default)]
+struct Top {
+    action_type: Option<Found>,
+    status: Option<Found>,
+    event_id: Option<Found>,
+    audit_event_id: Option<Found>,
+    /// A reserved key used as a field: `start..end` of its bytes.
+    reserved: Option<(usize, usize)>,
+}
+
+impl Top {
+    fn scan(bytes: &[u8], members: &[(usize, usize, usize)]) -> Top {
         let mut t = Top::default();
         for &(k, len, end) in members {
             let key = bytes.get(k..k + len).unwrap_or(&[]);
@@ -105,30 +116,35 @@ impl<'a> Top<'a> {
                 b"audit_event_id" => &mut t.audit_event_id,
                 // RESERVED_KEYS, spelled out so the match compiles to a length switch.
                 b"row" | b"id" | b"kind" | b"agent_id" | b"timestamp" | b"prev_hash" | b"hash" => {
-                    t.reserved = Some(key);
+                    t.reserved = Some((k, k + len));
                     continue;
                 }
                 _ => continue,
             };
             // A string value is 0x06, a u32 length, then exactly that many
             // bytes, which are UTF-8: the encoder wrote them from a `str`.
-            let v = bytes.get(k + len..end).unwrap_or(&[]);
-            *slot = Some(match v.split_first() {
-                Some((0x06, rest)) => FieldRef::Str(rest.get(4..).unwrap_or(&[])),
-                _ => FieldRef::Other,
+            let v = k + len;
+            *slot = Some(match bytes.get(v) {
+                Some(0x06) if v + 5 <= end => Found::Str(v + 5, end),
+                _ => Found::Other,
             });
         }
         t
     }
 
-    fn get(&self, key: &str) -> Option<FieldRef<'a>> {
-        match key {
+    /// The field `key` of the fields whose bytes are in `bytes`.
+    fn get<'a>(&self, bytes: &'a [u8], key: &str) -> Option<FieldRef<'a>> {
+        let found = match key {
             "action_type" => self.action_type,
             "status" => self.status,
             "event_id" => self.event_id,
             "audit_event_id" => self.audit_event_id,
             _ => None,
-        }
+        }?;
+        Some(match found {
+            Found::Str(a, b) => FieldRef::Str(bytes.get(a..b).unwrap_or(&[])),
+            Found::Other => FieldRef::Other,
+        })
     }
 }
 
@@ -224,15 +240,16 @@ impl AuditLog {
         let mut members = std::mem::take(&mut self.members);
         let (buf, chunk, start) = self.arena.open();
         header(buf, row, kind, agent_id, timestamp);
+        let mut top = Top::default();
         let res = canonical::encode_fields(buf, &mut self.canonical, record, &mut members)
             .map_err(|e| Error::entry(e.0))
             .and_then(|()| {
-                let top = Top::scan(buf, &members);
-                if let Some(k) = top.reserved {
-                    let k = String::from_utf8_lossy(k).into_owned();
+                top = Top::scan(buf, &members);
+                if let Some((a, b)) = top.reserved {
+                    let k = String::from_utf8_lossy(buf.get(a..b).unwrap_or(&[])).into_owned();
                     return Err(Error::entry(EntryProblem::ReservedKey(k)));
                 }
-                check_kind(kind, |k| top.get(k))
+                check_kind(kind, |k| top.get(buf, k))
             })
             .and_then(|()| {
                 buf.extend_from_slice(self.head.as_bytes());
@@ -254,18 +271,28 @@ impl AuditLog {
         }
         let whole: &[u8] = buf;
         if let Some(ix) = &mut self.index {
-            let top = Top::scan(whole, &members);
-            ix.add(row, kind, agent_id, timestamp, |k| top.get(k));
+            ix.add(row, kind, agent_id, timestamp, |k| top.get(whole, k));
         }
-        let bytes = whole.get(start..).unwrap_or(&[]);
-        let hash = Digest::of(bytes);
+        let hash = Digest::of(whole.get(start..).unwrap_or(&[]));
         self.arena.close();
         self.locs
             .push((chunk, u32::try_from(start).unwrap_or(u32::MAX)));
         self.tree.push(&hash);
-        self.head = hash;
+        let prev_hash = std::mem::replace(&mut self.head, hash);
         self.members = members;
-        Ok(self.sealed(row))
+        Ok(Sealed {
+            row,
+            // INVARIANT: `row` is `len + 1` of a log that is not full.
+            id: EntryId::from_row(row).unwrap_or(EntryId::FIRST),
+            prev_hash,
+            hash,
+            // The chunk written (`close` may have trimmed it, not moved it).
+            bytes: self
+                .arena
+                .chunk(chunk)
+                .and_then(|c| c.get(start..))
+                .unwrap_or(&[]),
+        })
     }
 
     /// Check the size, index and store encoded bytes of `row`.
@@ -451,6 +478,29 @@ impl AuditLog {
 mod tests {
     use super::*;
     use crate::entry::RESERVED_KEYS;
+
+    /// What `append_record` returns is what `get` answers afterwards, for
+    /// entries that fill arena chunks and one that outgrows a chunk.
+    #[test]
+    fn sealed_on_append_is_the_stored_record() {
+        let mut log = AuditLog::new("acme");
+        let big = "y".repeat(crate::chunked::ENCODE_RESERVE * 2);
+        for i in 0..3000u64 {
+            let payload = if i == 1500 { big.as_str() } else { "x" };
+            let rec = serde_json::json!({"action_type": "a", "status": "executed", "p": payload});
+            let agent = format!("agt_{}", i % 7);
+            let s = log
+                .append_record(Kind::Action, Some(&agent), Timestamp::UNIX_EPOCH, &rec)
+                .unwrap();
+            let owned = (s.row, s.id, s.prev_hash, s.hash, s.bytes.to_vec());
+            let got = log.get(owned.0).unwrap();
+            assert_eq!(
+                owned,
+                (got.row, got.id, got.prev_hash, got.hash, got.bytes.to_vec())
+            );
+            assert_eq!(owned.3, Digest::of(&owned.4));
+        }
+    }
 
     /// The spelled-out match in `Top::scan` is exactly `RESERVED_KEYS`.
     #[test]
