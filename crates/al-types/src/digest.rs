@@ -69,13 +69,33 @@ impl Digest {
 
     /// Write the 64 hex digits into `out`.
     pub fn write_hex(&self, out: &mut String) {
-        fn nibble(n: u8) -> char {
-            char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
+        out.push_str(self.hex_array().as_str());
+    }
+
+    /// The 64 lowercase hex digits, on the stack (no allocation): what
+    /// `Display` and `Serialize` write.
+    fn hex_array(&self) -> HexArray {
+        fn digit(n: u8) -> u8 {
+            if n < 10 { b'0' + n } else { b'a' + n - 10 }
         }
-        for b in self.0 {
-            out.push(nibble(b >> 4));
-            out.push(nibble(b & 15));
+        let mut buf = [0u8; 64];
+        for (pair, b) in buf.chunks_exact_mut(2).zip(self.0) {
+            if let [hi, lo] = pair {
+                *hi = digit(b >> 4);
+                *lo = digit(b & 15);
+            }
         }
+        HexArray(buf)
+    }
+}
+
+/// A digest's hex text on the stack.
+struct HexArray([u8; 64]);
+
+impl HexArray {
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -96,9 +116,7 @@ impl std::str::FromStr for Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(64);
-        self.write_hex(&mut s);
-        f.write_str(&s)
+        f.write_str(self.hex_array().as_str())
     }
 }
 
@@ -110,7 +128,7 @@ impl fmt::Debug for Digest {
 
 impl serde::Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.hex_array().as_str())
     }
 }
 

@@ -189,6 +189,13 @@ impl Timestamp {
     /// Append the canonical RFC 3339 text to `out` (no allocation beyond
     /// `out`'s growth).
     pub fn write_rfc3339(self, out: &mut String) {
+        let (buf, end) = self.rfc3339_array();
+        out.push_str(rfc3339_str(&buf, end));
+    }
+
+    /// The RFC 3339 text on the stack (no allocation) and its length: what
+    /// `Display` and `Serialize` write.
+    fn rfc3339_array(self) -> ([u8; 24], usize) {
         let (days, ms) = self.day_and_ms();
         let (y, m, d) = civil_from_days(days);
         let secs = ms / 1000;
@@ -214,10 +221,13 @@ impl Timestamp {
             buf[23] = b'Z';
             24
         };
-        for &b in buf.iter().take(end) {
-            out.push(char::from(b));
-        }
+        (buf, end)
     }
+}
+
+fn rfc3339_str(buf: &[u8; 24], end: usize) -> &str {
+    // Only ASCII digits and separators are ever written.
+    std::str::from_utf8(buf.get(..end).unwrap_or_default()).unwrap_or_default()
 }
 
 /// Write `v` as `width` decimal digits at `buf[at..]` (`v` is in range by
@@ -247,9 +257,8 @@ const fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(24);
-        self.write_rfc3339(&mut s);
-        f.write_str(&s)
+        let (buf, end) = self.rfc3339_array();
+        f.write_str(rfc3339_str(&buf, end))
     }
 }
 
@@ -262,7 +271,8 @@ impl std::str::FromStr for Timestamp {
 
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let (buf, end) = self.rfc3339_array();
+        s.serialize_str(rfc3339_str(&buf, end))
     }
 }
 
@@ -372,6 +382,10 @@ mod tests {
             let t = Timestamp(ms);
             let s = t.to_string();
             prop_assert_eq!(&s, &chrono_text(ms));
+            prop_assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{s}\""));
+            let mut w = String::from("x");
+            t.write_rfc3339(&mut w);
+            prop_assert_eq!(w, format!("x{s}"));
             prop_assert_eq!(Timestamp::parse_canonical(&s).unwrap(), t);
             let dt = chrono::DateTime::from_timestamp_millis(ms).unwrap();
             use chrono::{Datelike, Timelike};
