@@ -9,8 +9,44 @@ use crate::merkle::{verify_consistency, verify_inclusion};
 
 /// Decode arbitrary bytes; an accepted entry must re-encode to the same bytes.
 pub fn canonical_decode(data: &[u8]) {
-    if let Ok(e) = decode(data) {
+    let full = decode(data);
+    if let Ok(e) = &full {
         assert_eq!(e.encode(), data, "decode accepted non-canonical bytes");
+    }
+    entry_ref_agrees(data, &full);
+}
+
+/// [`crate::decode_ref`] against [`decode`]: the same acceptance and
+/// errors; the same header; the fields read in place as a JSON map equal
+/// the decoded map (`tests/entry_ref.rs` also compares typed reads).
+pub fn entry_ref_agrees(data: &[u8], full: &Result<crate::Entry, crate::Error>) {
+    let view = crate::decode_ref(data);
+    match (full, &view) {
+        (Ok(e), Ok(v)) => {
+            assert_eq!(
+                (v.id, v.kind, v.agent_id, v.timestamp, v.prev_hash),
+                (
+                    e.id,
+                    e.kind,
+                    e.agent_id.as_deref(),
+                    e.timestamp,
+                    e.prev_hash
+                )
+            );
+            let fields: serde_json::Map<String, serde_json::Value> = v
+                .fields()
+                .unwrap_or_else(|err| panic!("fields refused: {err}"));
+            assert_eq!(fields, e.fields, "fields read in place differ");
+            let via_value: Result<serde_json::Value, _> = v.fields();
+            assert_eq!(
+                via_value.ok(),
+                Some(serde_json::Value::Object(e.fields.clone()))
+            );
+            // What `read_line` builds for bytes an encoder wrote.
+            assert_eq!(crate::encoding::encoded(data).as_ref(), Some(v));
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b, "decode_ref words its refusal otherwise"),
+        _ => panic!("decode and decode_ref disagree: {full:?} / {view:?}"),
     }
 }
 
@@ -115,8 +151,13 @@ pub fn jsonl_fast(data: &[u8]) -> bool {
             Ok(&(fast_buf.clone(), h)),
             "the fast path accepted a line the strict reader reads otherwise"
         );
-        let decoded = decode(&fast_buf).map(|e| e.encode());
-        assert_eq!(decoded.as_ref(), Ok(&fast_buf), "fast bytes do not decode");
+        let decoded = decode(&fast_buf);
+        assert_eq!(
+            decoded.as_ref().map(crate::Entry::encode).as_ref(),
+            Ok(&fast_buf),
+            "fast bytes do not decode"
+        );
+        entry_ref_agrees(&fast_buf, &decoded);
     }
     let mut buf = vec![0xAA; 3];
     let combined = crate::jsonl::encode_line(data, &mut buf).map(|h| (buf, h));

@@ -17,7 +17,7 @@ mod proof;
 mod verify;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint, VerifiedCheckpoint, valid_origin};
-pub use encoding::{decode, peek_prev_hash, peek_row};
+pub use encoding::{EntryRef, FieldsError, decode, decode_ref, peek_prev_hash, peek_row};
 pub use entry::{
     ACTION_STATUSES, DOMAIN, Entry, Kind, MAX_DEPTH, MAX_ENTRY_BYTES, NewEntry, OUTCOME_STATUSES,
     RESERVED_KEYS, VERSION, validate_fields,
@@ -25,7 +25,7 @@ pub use entry::{
 pub use error::{EncodingProblem, EntryProblem, Error, LineProblem, ProofError};
 pub use jsonl::{
     JsonlVerifier, MAX_LINE_BYTES, encode_line, entry_to_line, parse_line, parse_line_bytes,
-    write_line,
+    read_line, write_line,
 };
 pub use log::{AuditLog, DEFAULT_LIMIT, LogConfig, MAX_LIMIT, OutcomeReport, Page, Query, Sealed};
 pub use merkle::MerkleTree;

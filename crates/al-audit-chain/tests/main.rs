@@ -8,6 +8,7 @@
 )]
 
 mod chain;
+mod entry_ref;
 mod fast_line;
 mod flood;
 mod golden;

@@ -27,6 +27,9 @@ pub(crate) mod canonical;
 mod decode;
 mod encode;
 mod key;
+mod view;
 
 pub use decode::{decode, peek_prev_hash, peek_row};
 pub(crate) use encode::{encode_entry, entry_len, header};
+pub(crate) use view::encoded;
+pub use view::{EntryRef, FieldsError, decode_ref};

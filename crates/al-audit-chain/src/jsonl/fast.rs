@@ -160,23 +160,64 @@ fn hex16(row: u64) -> [u8; 16] {
     h
 }
 
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// Lowercase hex digit values; 0xff for every other byte.
+// Indexing in a const initialiser is checked when the crate is built.
+#[allow(clippy::indexing_slicing)]
+const NIBBLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Bytes that end a run of plain string bytes: `"`, `\`, controls.
+#[allow(clippy::indexing_slicing)]
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+fn nibble(c: u8) -> u8 {
+    NIBBLE.get(usize::from(c)).copied().unwrap_or(0xff)
+}
+
+/// Where the first byte that ends a plain run is.
+fn stop(b: &[u8]) -> Option<usize> {
+    b.iter()
+        .position(|&c| STOP.get(usize::from(c)).copied().unwrap_or(true))
 }
 
 /// 64 lowercase hex digits.
 fn hex32(s: &[u8]) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    let mut pairs = s.chunks_exact(2);
-    for o in &mut out {
-        let p = pairs.next()?;
-        *o = (nibble(*p.first()?)? << 4) | nibble(*p.get(1)?)?;
+    if s.len() != 64 {
+        return None;
     }
-    pairs.next().is_none().then_some(out)
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, p) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let (hi, lo) = match p {
+            [h, l] => (nibble(*h), nibble(*l)),
+            _ => return None,
+        };
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// Milliseconds of a canonical timestamp (`YYYY-MM-DDTHH:MM:SSZ` or
@@ -257,9 +298,7 @@ impl<'a> Cursor<'a> {
     /// and no control character, and its closing quote.
     fn plain(&mut self) -> Option<&'a [u8]> {
         let rest = self.b.get(self.at..)?;
-        let n = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let n = stop(rest)?;
         if rest.get(n) != Some(&b'"') {
             return None;
         }
@@ -287,9 +326,7 @@ impl<'a> Cursor<'a> {
         out.extend_from_slice(&[0; 4]);
         loop {
             let rest = self.b.get(self.at..)?;
-            let n = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            let n = stop(rest)?;
             out.extend_from_slice(rest.get(..n)?);
             self.at += n;
             match self.peek()? {

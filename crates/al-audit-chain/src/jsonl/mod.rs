@@ -24,5 +24,7 @@ pub(crate) use fast::transcode;
 #[cfg(feature = "fuzzing")]
 pub(crate) use read::encode_line_strict;
 pub(crate) use read::integers;
-pub use read::{JsonlVerifier, MAX_LINE_BYTES, encode_line, parse_line, parse_line_bytes};
+pub use read::{
+    JsonlVerifier, MAX_LINE_BYTES, encode_line, parse_line, parse_line_bytes, read_line,
+};
 pub use write::{entry_to_line, write_line};

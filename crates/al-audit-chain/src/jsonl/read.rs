@@ -205,6 +205,26 @@ pub fn encode_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
     encode_line_strict(line, buf)
 }
 
+/// [`encode_line`], and the entry read in place from `buf` (no JSON tree:
+/// its fields deserialize straight into a typed record with
+/// [`EntryRef::fields`](crate::EntryRef::fields)).
+///
+/// # Errors
+/// As [`parse_line`].
+pub fn read_line<'b>(
+    line: &[u8],
+    buf: &'b mut Vec<u8>,
+) -> Result<(crate::EntryRef<'b>, Digest), Error> {
+    let stored = encode_line(line, buf)?;
+    // INVARIANT: `buf` holds bytes one of this crate's encoders wrote, so
+    // only the header needs reading; `decode_ref` would check them again.
+    let buf: &'b Vec<u8> = buf;
+    match crate::encoding::encoded(buf) {
+        Some(e) => Ok((e, stored)),
+        None => crate::decode_ref(buf).map(|e| (e, stored)),
+    }
+}
+
 /// [`encode_line`] without the fast path.
 pub(crate) fn encode_line_strict(line: &[u8], buf: &mut Vec<u8>) -> Result<Digest, Error> {
     let (entry, stored) = parse_line_bytes(line)?;

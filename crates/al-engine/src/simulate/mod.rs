@@ -51,7 +51,7 @@
 //!    chain stops the simulation with [`SimulationError::ChainBroken`]
 //!    naming the row, and every row is verified whatever the filters;
 //! 2. **decodes** each `action` entry in the window as the engine's typed
-//!    [`ActionRecord`] (and the `key`, `delegation`, `breaker` and
+//!    [`ActionRecord`](crate::ActionRecord) (and the `key`, `delegation`, `breaker` and
 //!    `approval` entries it needs as theirs): a record that does not fit
 //!    its layout is [`SimulationError::InvalidRecord`];
 //! 3. **rebuilds the request**: action type, metadata, data accessed, the
@@ -111,20 +111,18 @@
 
 mod import;
 mod render;
+mod replay;
 mod report;
+mod tally;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use al_audit_chain::{ChainVerifier, Entry, FailureCode, Kind, decode, encode_line};
+use al_audit_chain::{ChainVerifier, FailureCode, decode_ref, read_line};
 use al_breaker::State;
-use al_policy::{ActionRequest, Agent, ConditionEvaluated, Limits, PolicySet};
-use al_types::{Digest, EntryId, ErrorCode, Timestamp};
+use al_policy::{Limits, PolicySet};
+use al_types::{Digest, ErrorCode, Timestamp};
 
-use crate::records::{
-    ActionRecord, ActionStatus, ApprovalEvent, DataItem, DelegationEvent, DenialReason, KeyEvent,
-    Record,
-};
+use crate::records::{ActionStatus, DenialReason};
 
 pub use render::RenderStyle;
 pub use report::{
@@ -133,7 +131,7 @@ pub use report::{
     SimulationReport, ThrottledAgent, Totals, Window,
 };
 
-use report::{Acc, ReportHead, idx};
+use tally::{Acc, ReportHead};
 
 /// Examples kept per changed cell and per held reason unless told otherwise.
 pub const DEFAULT_EXAMPLES_PER_CELL: usize = 5;
@@ -328,28 +326,23 @@ impl<'p> Simulator<'p> {
         let text = line.strip_suffix(b"\n").unwrap_or(line);
         let line_no = self.rows + 1;
         // The audit crate's line reader: the writer's layout is transcoded
-        // straight to canonical bytes, anything else read strictly.
-        match encode_line(text, &mut self.buf) {
-            Ok(stored) => {
-                self.verify(Some(&stored))?;
-                match decode(&self.buf) {
-                    Ok(entry) => self.process(entry),
-                    Err(e) => {
-                        let e = SimulationError::ChainBroken {
-                            row: line_no,
-                            failure: FailureCode::Undecodable,
-                            message: format!("line {line_no}: {e}"),
-                        };
-                        self.fail(e)
-                    }
-                }
-            }
+        // straight to canonical bytes, anything else read strictly; the
+        // entry is then read in place, its record deserialized from the
+        // bytes.
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = match read_line(text, &mut buf) {
+            Ok((entry, stored)) => match self.verify_bytes(entry.bytes(), Some(&stored)) {
+                Ok(()) => self.process(&entry),
+                Err(e) => Err(e),
+            },
             Err(e) => {
                 self.chain
                     .fail(FailureCode::Undecodable, format!("line {line_no}: {e}"));
-                self.verify(None)
+                self.verify_bytes(&[], None)
             }
-        }
+        };
+        self.buf = buf;
+        r
     }
 
     /// Feed the next entry as canonical bytes (what a host persisted from
@@ -366,10 +359,10 @@ impl<'p> Simulator<'p> {
         self.check()?;
         self.buf.clear();
         self.buf.extend_from_slice(bytes);
-        match decode(bytes) {
+        match decode_ref(bytes) {
             Ok(entry) => {
                 self.verify(stored_hash)?;
-                self.process(entry)
+                self.process(&entry)
             }
             Err(e) => {
                 self.chain.fail(FailureCode::Undecodable, e.to_string());
@@ -447,7 +440,19 @@ impl<'p> Simulator<'p> {
 
     /// Chain `self.buf` (the entry's canonical bytes) onto the rows before.
     fn verify(&mut self, stored: Option<&Digest>) -> Result<(), SimulationError> {
-        if !self.chain.failed() && self.chain.push(&self.buf, stored) {
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.verify_bytes(&buf, stored);
+        self.buf = buf;
+        r
+    }
+
+    /// Chain an entry's canonical bytes onto the rows before.
+    fn verify_bytes(
+        &mut self,
+        bytes: &[u8],
+        stored: Option<&Digest>,
+    ) -> Result<(), SimulationError> {
+        if !self.chain.failed() && self.chain.push(bytes, stored) {
             self.rows += 1;
             return Ok(());
         }
@@ -466,410 +471,6 @@ impl<'p> Simulator<'p> {
         };
         self.fail(e)
     }
-
-    fn invalid(&mut self, row: u64, message: String) -> Result<(), SimulationError> {
-        self.fail(SimulationError::InvalidRecord { row, message })
-    }
-
-    fn process(&mut self, e: Entry) -> Result<(), SimulationError> {
-        let row = e.row();
-        self.expire(e.timestamp);
-        match e.kind {
-            Kind::Action => {
-                self.actions += 1;
-                let in_window = self.opts.since.is_none_or(|s| e.timestamp >= s)
-                    && self.opts.until.is_none_or(|u| e.timestamp < u)
-                    && self
-                        .opts
-                        .agent_id
-                        .as_deref()
-                        .is_none_or(|a| e.agent_id.as_deref() == Some(a));
-                if in_window {
-                    match Record::decode(Kind::Action, e.fields) {
-                        Ok(Record::Action(rec)) => {
-                            self.simulate(row, e.id, e.agent_id, e.timestamp, rec);
-                        }
-                        Ok(_) => return self.invalid(row, "not an action record".into()),
-                        Err(e) => return self.invalid(row, e.to_string()),
-                    }
-                }
-            }
-            Kind::Key | Kind::Delegation | Kind::Breaker | Kind::Approval => {
-                match Record::decode(e.kind, e.fields) {
-                    Ok(r) => {
-                        if let Err(m) = self.track(e.agent_id, r) {
-                            return self.invalid(row, m);
-                        }
-                    }
-                    Err(e) => return self.invalid(row, e.to_string()),
-                }
-            }
-            // Outcomes and policy changes do not bear on a re-decision
-            // (the manifests under test replace the recorded policies).
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// The state the log carries that a re-decision needs.
-    fn track(&mut self, agent: Option<String>, r: Record<'_>) -> Result<(), String> {
-        match r {
-            Record::Key(k) => match k.event {
-                KeyEvent::OrgCreated => self.org_id = k.org_id.map(|s| s.into_owned()),
-                KeyEvent::AgentRegistered => {
-                    let (Some(id), Some(name)) = (agent, k.name) else {
-                        return Err("`agent_registered` needs the agent and `name`".into());
-                    };
-                    self.agents.insert(
-                        id,
-                        AgentInfo {
-                            name: name.into_owned(),
-                            delegation: None,
-                            breaker: State::Calibrating,
-                            throttled: 0,
-                        },
-                    );
-                }
-                _ => {}
-            },
-            Record::Delegation(d) if d.event == DelegationEvent::Created => {
-                let (Some(parent), Some(child), Some(name)) =
-                    (agent, d.child_agent_id, d.child_name)
-                else {
-                    return Err(
-                        "a created delegation needs its delegator, `child_agent_id` and `child_name`"
-                            .into(),
-                    );
-                };
-                let id = d.delegation_id.into_owned();
-                self.agents.insert(
-                    child.into_owned(),
-                    AgentInfo {
-                        name: name.into_owned(),
-                        delegation: Some(id.clone()),
-                        breaker: State::Calibrating,
-                        throttled: 0,
-                    },
-                );
-                self.delegations.insert(
-                    id,
-                    DelegationInfo {
-                        parent,
-                        parent_delegation: d.parent_delegation_id.map(|s| s.into_owned()),
-                    },
-                );
-            }
-            Record::Breaker(b) => {
-                if let (Some(to), Some(a)) = (b.to, agent.and_then(|a| self.agents.get_mut(&a))) {
-                    a.breaker = to;
-                }
-            }
-            Record::Approval(a) => {
-                let row = a.audit_event_id.row();
-                let fate = match a.event {
-                    ApprovalEvent::Requested => {
-                        if let (Some(open), Some(t)) = (self.open.get_mut(&row), a.timeout_at) {
-                            open.timeout_at = Some(t);
-                            self.deadlines.insert((t, row));
-                        }
-                        None
-                    }
-                    ApprovalEvent::Escalated => None,
-                    ApprovalEvent::Approved => Some(ApprovalFate::Approved),
-                    ApprovalEvent::Denied => Some(ApprovalFate::Denied),
-                    ApprovalEvent::TimedOut => Some(ApprovalFate::TimedOut),
-                };
-                if let Some(f) = fate
-                    && let Some(open) = self.open.remove(&row)
-                {
-                    if let Some(t) = open.timeout_at {
-                        self.deadlines.remove(&(t, row));
-                    }
-                    self.close(open, f);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Approvals whose timeout passed before `now` timed out, whether or
-    /// not the host's timer wrote it down yet (as the engine reads them).
-    fn expire(&mut self, now: Timestamp) {
-        while let Some(&(t, row)) = self.deadlines.first() {
-            if t >= now {
-                break;
-            }
-            self.deadlines.pop_first();
-            if let Some(open) = self.open.remove(&row) {
-                self.close(open, ApprovalFate::TimedOut);
-            }
-        }
-    }
-
-    fn close(&mut self, open: OpenApproval, fate: ApprovalFate) {
-        let (i, j) = open.cell;
-        if let Some(f) = self.acc.fates.get_mut(i).and_then(|r| r.get_mut(j)) {
-            f.add(fate);
-        }
-        if let Some(ex) = open.example.and_then(|k| {
-            self.acc
-                .examples
-                .get_mut(i)
-                .and_then(|r| r.get_mut(j))
-                .and_then(|v| v.get_mut(k))
-        }) {
-            ex.approval = Some(fate);
-        }
-    }
-
-    fn simulate(
-        &mut self,
-        row: u64,
-        id: EntryId,
-        agent_id: Option<String>,
-        at: Timestamp,
-        rec: ActionRecord<'static>,
-    ) {
-        let ActionRecord {
-            action_type,
-            status: recorded,
-            denial_reason,
-            requested_at,
-            data_accessed,
-            metadata,
-            policy_name,
-            decided_as,
-            conditions_evaluated,
-            ..
-        } = rec;
-        let keep = self.opts.examples_per_cell;
-        let acc = &mut self.acc;
-        acc.totals.in_window += 1;
-        acc.first_action_at.get_or_insert(at);
-        acc.last_action_at = Some(at);
-        let held = |detail: Option<String>| HeldExample {
-            row,
-            id,
-            agent_id: agent_id.clone(),
-            action_type: action_type.to_string(),
-            timestamp: at,
-            status: recorded,
-            denial_reason,
-            detail,
-        };
-        let state_reason = match denial_reason {
-            Some(DenialReason::AgentHalted) => Some(HeldReason::BreakerHalt),
-            Some(DenialReason::DelegationScope) => Some(HeldReason::DelegationScope),
-            _ => None,
-        };
-        if let Some(reason) = state_reason {
-            acc.hold(reason, keep, || held(None));
-            return;
-        }
-        let Some(agent) = agent_id.as_deref().and_then(|a| self.agents.get_mut(a)) else {
-            acc.hold(HeldReason::UnknownAgent, keep, || held(None));
-            return;
-        };
-        if agent.breaker == State::Throttle {
-            agent.throttled += 1;
-        }
-        let data: Vec<al_policy::DataAccess> =
-            data_accessed.iter().map(DataItem::to_policy).collect();
-        let req = match ActionRequest::new(
-            action_type.as_ref(),
-            requested_at,
-            data,
-            metadata.into_owned(),
-            &self.opts.policy_limits,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                acc.hold(HeldReason::InvalidRequest, keep, || {
-                    held(Some(e.to_string()))
-                });
-                return;
-            }
-        };
-        let agent_id = agent_id.unwrap_or_default();
-        acc.totals.simulated += 1;
-        let new = decide(self.new, &req, &agent_id, &self.agents, &self.delegations);
-        let old = match self.baseline {
-            Some(b) => {
-                let d = decide(b, &req, &agent_id, &self.agents, &self.delegations);
-                if d.status != recorded
-                    && let Some(m) = acc.totals.baseline_mismatches.as_mut()
-                {
-                    *m += 1;
-                }
-                d
-            }
-            None => Decided {
-                status: recorded,
-                denial_reason,
-                policy: policy_name.map(Cow::into_owned),
-                decided_as: decided_as.map(Cow::into_owned),
-            },
-        };
-        let (i, j) = (idx(old.status), idx(new.status));
-        if let Some(c) = acc.matrix.get_mut(i).and_then(|r| r.get_mut(j)) {
-            *c += 1;
-        }
-        if i == j {
-            acc.totals.unchanged += 1;
-            if old.policy != new.policy {
-                acc.totals.same_status_other_policy += 1;
-            }
-            return;
-        }
-        acc.totals.changed += 1;
-        acc.by_old.add(old.policy.as_deref(), i, j);
-        acc.by_new.add(new.policy.as_deref(), i, j);
-        acc.add_agent(&agent_id, i, j);
-        let mut example = None;
-        if let Some(examples) = acc.examples.get_mut(i).and_then(|r| r.get_mut(j))
-            && examples.len() < keep
-        {
-            let old_failing = match self.baseline {
-                Some(b) => failing(b, &req, &old, &agent_id, &self.agents),
-                None => conditions_evaluated
-                    .iter()
-                    .filter(|c| !c.result)
-                    .map(failing_condition)
-                    .collect(),
-            };
-            let new_failing = failing(self.new, &req, &new, &agent_id, &self.agents);
-            example = Some(examples.len());
-            examples.push(Example {
-                row,
-                id,
-                agent_id,
-                action_type: action_type.into_owned(),
-                timestamp: at,
-                requested_at,
-                old: side(old, old_failing),
-                new: side(new, new_failing),
-                approval: None,
-            });
-        }
-        if recorded == ActionStatus::Requested {
-            self.open.insert(
-                row,
-                OpenApproval {
-                    cell: (i, j),
-                    example,
-                    timeout_at: None,
-                },
-            );
-        }
-    }
-}
-
-fn side(d: Decided, failing: Vec<FailingCondition>) -> Side {
-    Side {
-        status: d.status,
-        denial_reason: d.denial_reason,
-        policy: d.policy,
-        decided_as: d.decided_as,
-        failing,
-    }
-}
-
-fn failing_condition(c: &ConditionEvaluated) -> FailingCondition {
-    FailingCondition {
-        field: c.field.clone(),
-        operator: c.operator.clone(),
-        expected: c.expected.clone(),
-    }
-}
-
-/// How strict a decision is: a child never gets more than its delegator.
-fn rank(s: ActionStatus) -> u8 {
-    match s {
-        ActionStatus::Executed => 0,
-        ActionStatus::Requested => 1,
-        ActionStatus::Denied | ActionStatus::PolicyNotFound => 2,
-    }
-}
-
-/// The engine's policy step (`action::evaluate`): evaluate as the agent
-/// and, for a delegated child, as each delegator up the chain; the first
-/// more restrictive answer decides.
-fn decide(
-    set: &PolicySet,
-    req: &ActionRequest,
-    agent_id: &str,
-    agents: &BTreeMap<String, AgentInfo>,
-    delegations: &BTreeMap<String, DelegationInfo>,
-) -> Decided {
-    let one = |id: &str| {
-        agents.get(id).map(|a| {
-            let d = set.evaluate(req, &Agent { id, name: &a.name });
-            (
-                ActionStatus::from_policy(d.status),
-                d.denial_reason.map(DenialReason::from_policy),
-                d.policy,
-            )
-        })
-    };
-    let Some((mut status, mut reason, mut policy)) = one(agent_id) else {
-        return Decided {
-            status: ActionStatus::Denied,
-            denial_reason: Some(DenialReason::PolicyDenied),
-            policy: None,
-            decided_as: None,
-        };
-    };
-    let mut decided_as: Option<&str> = None;
-    let mut cur = agents.get(agent_id).and_then(|a| a.delegation.as_deref());
-    while let Some(di) = cur {
-        let Some(d) = delegations.get(di) else { break };
-        if rank(status) == 2 {
-            break;
-        }
-        if let Some((s, r, p)) = one(&d.parent)
-            && rank(s) > rank(status)
-        {
-            (status, reason, policy, decided_as) = (s, r, p, Some(d.parent.as_str()));
-        }
-        cur = d.parent_delegation.as_deref();
-    }
-    Decided {
-        status,
-        denial_reason: reason,
-        policy: policy.map(|p| p.name().to_owned()),
-        decided_as: decided_as.map(str::to_owned),
-    }
-}
-
-/// The deciding policy's failing conditions, explained as the engine
-/// explains them (as the agent that decided).
-fn failing(
-    set: &PolicySet,
-    req: &ActionRequest,
-    d: &Decided,
-    agent_id: &str,
-    agents: &BTreeMap<String, AgentInfo>,
-) -> Vec<FailingCondition> {
-    if d.policy.is_none() {
-        return Vec::new();
-    }
-    let who = d.decided_as.as_deref().unwrap_or(agent_id);
-    let Some(a) = agents.get(who) else {
-        return Vec::new();
-    };
-    set.explain(
-        req,
-        &Agent {
-            id: who,
-            name: &a.name,
-        },
-    )
-    .conditions_evaluated
-    .iter()
-    .filter(|c| !c.result)
-    .map(failing_condition)
-    .collect()
 }
 
 /// Simulate a whole log given as canonical entry bytes, oldest first (a

@@ -3,6 +3,11 @@
 //! characters are escaped in text (no terminal escape sequences get
 //! through) and code spans in Markdown are fenced so no input can break
 //! out of them or out of a table cell.
+//!
+//! One file for both formats on purpose: they render the same sections in
+//! the same order from the same helpers (escaping, alignment, sides), and
+//! a reader checking that text and Markdown say the same thing wants them
+//! side by side.
 
 use std::fmt::Write as _;
 
