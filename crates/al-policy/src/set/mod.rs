@@ -246,33 +246,6 @@ struct Trace {
     upto: usize,
 }
 
-/// What the decision records about the conditions it evaluates: nothing
-/// for [`PolicySet::evaluate`] ([`NoTrace`], compiled away), a [`Trace`]
-/// for [`PolicySet::evaluate_with_conditions`].
-trait Tracer: Copy + Default {
-    /// Condition `i` was evaluated; `held` when it was *true*.
-    fn cond(&mut self, i: usize, held: bool);
-}
-
-/// The tracer of [`PolicySet::evaluate`]: records nothing.
-#[derive(Clone, Copy, Debug, Default)]
-struct NoTrace;
-
-impl Tracer for NoTrace {
-    #[inline(always)]
-    fn cond(&mut self, _: usize, _: bool) {}
-}
-
-impl Tracer for Trace {
-    #[inline]
-    fn cond(&mut self, i: usize, held: bool) {
-        if held && i < 64 {
-            self.held |= 1 << i;
-        }
-        self.upto = i + 1;
-    }
-}
-
 impl Trace {
     /// Whether condition `i` held, if the decision evaluated it and the
     /// answer was kept.
@@ -426,7 +399,7 @@ impl PolicySet {
     /// Decide an action. Makes no heap allocation (after a `matches`
     /// regex's first use on a thread, which sizes its scratch space).
     pub fn evaluate<'s>(&'s self, req: &ActionRequest, agent: &Agent<'_>) -> Decision<'s> {
-        self.decide::<NoTrace>(req, agent).0
+        self.decide(req, agent).0
     }
 
     /// Decide an action and append the deciding policy's conditions to
@@ -443,7 +416,7 @@ impl PolicySet {
         agent: &Agent<'_>,
         conditions: &mut Vec<ConditionEvaluated>,
     ) -> Decision<'s> {
-        let (d, trace) = self.decide::<Trace>(req, agent);
+        let (d, trace) = self.decide(req, agent);
         if let Some(p) = d.policy
             && !p.conditions.is_empty()
         {
@@ -459,11 +432,7 @@ impl PolicySet {
     }
 
     /// The decision and the deciding policy's trace.
-    fn decide<'s, T: Tracer>(
-        &'s self,
-        req: &ActionRequest,
-        agent: &Agent<'_>,
-    ) -> (Decision<'s>, T) {
+    fn decide<'s>(&'s self, req: &ActionRequest, agent: &Agent<'_>) -> (Decision<'s>, Trace) {
         for bucket in self.buckets(req.action_type()) {
             if let Some(group) = bucket.limited.get(agent.id)
                 && let Some((o, t)) = self.decide_group(group, req, agent)
@@ -479,7 +448,7 @@ impl PolicySet {
             denial_reason: None,
             policy: None,
         };
-        (none, T::default())
+        (none, Trace::default())
     }
 
     fn decision(&self, (status, denial_reason, idx): Outcome) -> Decision<'_> {
@@ -491,22 +460,25 @@ impl PolicySet {
     }
 
     fn truth(&self, p: &CompiledPolicy, req: &ActionRequest, agent: &Agent<'_>) -> Truth {
-        self.traced_truth::<NoTrace>(p, req, agent).0
+        self.traced_truth(p, req, agent).0
     }
 
     /// The conjunction of `p`'s conditions, stopping at the first false
     /// one, and which of them held.
-    fn traced_truth<T: Tracer>(
+    fn traced_truth(
         &self,
         p: &CompiledPolicy,
         req: &ActionRequest,
         agent: &Agent<'_>,
-    ) -> (Truth, T) {
+    ) -> (Truth, Trace) {
         let mut t = Truth::True;
-        let mut trace = T::default();
+        let mut trace = Trace::default();
         for (i, c) in p.conditions.iter().enumerate() {
             let ci = c.eval(req, agent);
-            trace.cond(i, ci == Truth::True);
+            if ci == Truth::True && i < 64 {
+                trace.held |= 1 << i;
+            }
+            trace.upto = i + 1;
             t = t.and(ci);
             if t == Truth::False {
                 break;
@@ -517,13 +489,13 @@ impl PolicySet {
 
     /// Decide within one group of equally specific policies (see crate docs,
     /// "Resolution"). `None` when no policy of the group applies.
-    fn decide_group<T: Tracer>(
+    fn decide_group(
         &self,
         group: &[u32],
         req: &ActionRequest,
         agent: &Agent<'_>,
-    ) -> Option<(Outcome, T)> {
-        let none = T::default();
+    ) -> Option<(Outcome, Trace)> {
+        let none = Trace::default();
         let mut rest = group;
         while let Some((&first, _)) = rest.split_first() {
             let Some(p) = self.policy(first) else { break };
@@ -539,10 +511,10 @@ impl PolicySet {
             let (level, tail) = rest.split_at(level_len.max(1));
             rest = tail;
             // Within one effect: the most restrictive outcome; ties go to the first name.
-            let mut best: Option<(Outcome, T)> = None;
+            let mut best: Option<(Outcome, Trace)> = None;
             for &i in level {
                 let Some(q) = self.policy(i) else { continue };
-                let (t, trace) = self.traced_truth::<T>(q, req, agent);
+                let (t, trace) = self.traced_truth(q, req, agent);
                 let outcome = match (effect, t) {
                     (Effect::Deny, Truth::False) | (Effect::RequireApproval, Truth::False) => {
                         continue;
