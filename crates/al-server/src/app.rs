@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use tokio::sync::{Notify, watch};
 
 use crate::error::ApiError;
-use crate::webhook::{Outgoing, Webhooks};
+use crate::webhook::Webhooks;
 
 /// What the durability hook publishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -334,19 +334,7 @@ impl App {
         if events.is_empty() {
             return;
         }
-        // Encode (and sign, later) only the events some subscription wants.
-        let wanted = self.webhooks.wanted(&events).await;
-        let out: Vec<Outgoing> = events
-            .iter()
-            .zip(wanted)
-            .filter_map(|(e, w)| w.then_some(e))
-            .map(|e| Outgoing {
-                org_id: e.org_id.to_string(),
-                event_type: Arc::from(e.event_type.as_str()),
-                body: bytes::Bytes::from(e.to_json()),
-            })
-            .collect();
-        self.webhooks.dispatch(&out).await;
+        self.webhooks.dispatch(&events).await;
     }
 
     /// Run a mutating operation. The answer waits until the entries it

@@ -142,17 +142,6 @@ struct File {
     subscriptions: Vec<Subscription>,
 }
 
-/// A governance event ready to deliver: its org, type and JSON body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outgoing {
-    /// The org.
-    pub org_id: String,
-    /// `action.denied`, …
-    pub event_type: Arc<str>,
-    /// The event as JSON (the exact bytes signed).
-    pub body: Bytes,
-}
-
 /// One event to deliver to one subscription.
 #[derive(Clone, Debug)]
 struct Delivery {
@@ -230,22 +219,11 @@ impl Webhooks {
         }))
     }
 
-    /// For each event, whether any subscription of its org wants it (the
-    /// server encodes only those).
-    pub async fn wanted(&self, events: &[GovernanceEvent]) -> Vec<bool> {
-        let subs = self.subs.read().await;
-        events
-            .iter()
-            .map(|e| {
-                subs.iter()
-                    .any(|s| *s.org_id == *e.org_id && s.wants(e.event_type.as_str()))
-            })
-            .collect()
-    }
-
-    /// Queue each event for every matching subscription of its org.
-    /// Never waits: a full queue drops (and logs) the delivery.
-    pub async fn dispatch(&self, events: &[Outgoing]) {
+    /// Queue each event for every matching subscription of its org, under
+    /// one read of the subscriptions. An event is encoded (the exact bytes
+    /// signed) only when some subscription wants it. Never waits: a full
+    /// queue drops (and logs) the delivery.
+    pub async fn dispatch(&self, events: &[GovernanceEvent]) {
         if events.is_empty() {
             return;
         }
@@ -254,23 +232,30 @@ impl Webhooks {
             return;
         }
         for ev in events {
-            for s in subs
+            let event_type = ev.event_type.as_str();
+            let mut matching = subs
                 .iter()
-                .filter(|s| s.org_id == ev.org_id && s.wants(&ev.event_type))
-            {
+                .filter(|s| *s.org_id == *ev.org_id && s.wants(event_type))
+                .peekable();
+            if matching.peek().is_none() {
+                continue;
+            }
+            let body = Bytes::from(ev.to_json());
+            let event_type: Arc<str> = Arc::from(event_type);
+            for s in matching {
                 let Ok(url) = s.url.parse::<Uri>() else {
                     continue;
                 };
                 let d = Delivery {
-                    id: delivery_id(&s.id, &ev.body),
+                    id: delivery_id(&s.id, &body),
                     url,
                     secret: Arc::from(s.secret.as_str()),
-                    event_type: Arc::clone(&ev.event_type),
-                    body: ev.body.clone(),
+                    event_type: Arc::clone(&event_type),
+                    body: body.clone(),
                 };
                 if self.tx.try_send(d).is_err() {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(subscription = %s.id, event_type = %ev.event_type, "webhook queue full: delivery dropped");
+                    tracing::warn!(subscription = %s.id, event_type = %event_type, "webhook queue full: delivery dropped");
                 }
             }
         }
