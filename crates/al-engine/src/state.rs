@@ -490,6 +490,10 @@ impl Org {
         at: Timestamp,
         ev: &mut Events<'_>,
     ) {
+        // Most breaker calls change nothing: no agent id to copy then.
+        if fx.is_empty() {
+            return;
+        }
         let signals: Vec<SignalSeverity> = fx
             .anomalies()
             .map(|a| SignalSeverity {
