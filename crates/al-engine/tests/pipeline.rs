@@ -93,3 +93,59 @@ fn every_status_and_replay_and_restore() {
 
     f.assert_restores();
 }
+
+/// The allocations one governed action makes, in steady state (an executed
+/// action with an event id, one `data_accessed` item and a small metadata
+/// object): a budget, so a change that brings back a copy or a parse on
+/// the hot path fails here. What they are (measured when the budget was
+/// set, 38 per action): the body's metadata map and its strings, the data item, the
+/// policy core's request, the conditions evaluated, the sealed entry's
+/// bytes, the replay index's key, the event and the answer.
+#[test]
+fn allocations_per_action_stay_within_budget() {
+    const ACTIONS: usize = 200;
+    const BUDGET_PER_ACTION: usize = 40;
+    let mut f = Fx::new();
+    let (_, bot) = f.register("alloc-bot");
+    let body = r#"{"action_type": "pr.merge", "timestamp": "2026-11-30T09:00:00Z", "data_accessed": [{"type": "source_code", "count": 5, "sensitivity": "low"}], "metadata": {"pr_size": 42, "repo": {"owner": "acme", "name": "widgets"}, "labels": ["ci", "hotfix"], "title": "fix the retry loop"}}"#;
+    let ids: Vec<String> = (0..ACTIONS + 30).map(|i| format!("evt-{i:06}")).collect();
+    let mut now = f.now;
+    // Warm up: the agent's indexes exist and the breaker calibrates.
+    for id in &ids[..30] {
+        now = now.saturating_add_millis(30_000);
+        let call = al_engine::ActionCall {
+            api_key: &bot,
+            body,
+            event_id: Some(id),
+            delegation_id: None,
+        };
+        let (a, _) = f.e.submit_action(now, &call).unwrap();
+        assert_eq!(a.result.status, ActionStatus::Executed);
+    }
+    let mut executed = 0;
+    let info = allocation_counter::measure(|| {
+        for id in &ids[30..] {
+            now = now.saturating_add_millis(30_000);
+            let call = al_engine::ActionCall {
+                api_key: &bot,
+                body,
+                event_id: Some(id),
+                delegation_id: None,
+            };
+            let (a, fx) = f.e.submit_action(now, &call).unwrap();
+            if a.result.status == ActionStatus::Executed && fx.entries.len() == 1 {
+                executed += 1;
+            }
+        }
+    });
+    assert_eq!(executed, ACTIONS);
+    let per_action = info.count_total as usize / ACTIONS;
+    println!(
+        "allocations per action: {per_action} ({} in {ACTIONS})",
+        info.count_total
+    );
+    assert!(
+        per_action <= BUDGET_PER_ACTION,
+        "{per_action} allocations per action, over the budget of {BUDGET_PER_ACTION}"
+    );
+}
