@@ -157,6 +157,7 @@ impl Engine {
     ///
     /// # Errors
     /// The first disagreement, described.
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn check_key_index(&self) -> Result<(), String> {
         let mut n = 0usize;
         for (i, o) in self.orgs.iter().enumerate() {
