@@ -11,19 +11,11 @@ use al_engine::{Effects, Engine, EngineError, Entropy, GovernanceEvent, SealedEn
 use al_store::{Record, Seq, Store, StoreError};
 use al_types::{ErrorCode as _, Timestamp};
 use axum::http::StatusCode;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
+use crate::durable::{Durable, HookGuard, Waited, Waiters};
 use crate::error::ApiError;
 use crate::webhook::Webhooks;
-
-/// What the durability hook publishes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Durable {
-    /// Everything up to this `Seq` is on disk.
-    Up(Seq),
-    /// The store stopped.
-    Failed(String),
-}
 
 /// Limits the HTTP layer enforces before the engine sees a body.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +30,7 @@ pub struct BodyLimits {
 pub struct App {
     engine: Mutex<Engine>,
     store: Arc<dyn Store>,
-    durable: watch::Receiver<Durable>,
+    durable: Arc<Waiters>,
     pub(crate) webhooks: Arc<Webhooks>,
     /// Wakes the timer task when an earlier deadline may exist.
     pub(crate) timer_kick: Notify,
@@ -115,9 +107,10 @@ impl App {
             Ok(s) => Durable::Up(s),
             Err(e) => Durable::Failed(e.to_string()),
         };
-        let (tx, rx) = watch::channel(durable_now);
+        let waiters = Waiters::new(durable_now);
+        let guard = HookGuard(Arc::clone(&waiters));
         store.set_durable_hook(Box::new(move |r| {
-            tx.send_replace(match r {
+            guard.0.publish(match r {
                 Ok(s) => Durable::Up(s),
                 Err(e) => Durable::Failed(e.to_string()),
             });
@@ -132,7 +125,7 @@ impl App {
         Arc::new(App {
             engine: Mutex::new(engine),
             store,
-            durable: rx,
+            durable: waiters,
             webhooks,
             timer_kick: Notify::new(),
             timer_deadline: AtomicI64::new(i64::MAX),
@@ -230,24 +223,16 @@ impl App {
     }
 
     async fn wait_durable(&self, seq: Seq) -> Result<(), ApiError> {
-        let mut rx = self.durable.clone();
-        let res = rx
-            .wait_for(|d| match d {
-                Durable::Up(s) => *s >= seq,
-                Durable::Failed(_) => true,
-            })
-            .await
-            .map(|d| d.clone());
-        match res {
-            Ok(Durable::Up(_)) => Ok(()),
-            Ok(Durable::Failed(m)) => {
+        match self.durable.wait(seq).await {
+            Waited::Durable => Ok(()),
+            Waited::Failed(m) => {
                 self.fail(&m);
                 Err(ApiError::unavailable(
                     "STORAGE_FAILED",
                     format!("storage failed; the server is stopping: {m}"),
                 ))
             }
-            Err(_) => Err(ApiError::unavailable(
+            Waited::Closed => Err(ApiError::unavailable(
                 "SHUTTING_DOWN",
                 "the server is stopping",
             )),

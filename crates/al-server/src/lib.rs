@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod durable;
 pub mod error;
 pub mod extract;
 pub mod openapi;

@@ -31,9 +31,20 @@ use crate::openapi::{Body as DocBody, ROUTES};
 type S = Arc<App>;
 type Answer = Result<Response, ApiError>;
 
+/// Encode an answer straight from its type (fields in the order the type
+/// declares them, as the API reference lists them), without building a
+/// `Value` tree first.
 fn ok<T: Serialize>(status: StatusCode, v: &T) -> Answer {
-    let v = serde_json::to_value(v).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((status, json_body(&v)).into_response())
+    let body = serde_json::to_vec(v).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
