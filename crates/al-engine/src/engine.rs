@@ -16,7 +16,7 @@ use crate::error::EngineError;
 use crate::events::GovernanceEvent;
 use crate::keys::{ApiKey, Entropy, KeyKind};
 use crate::records::{KeyEvent, KeyRecord, Record};
-use crate::state::{KeyChange, Meta, Org, Who};
+use crate::state::{Admitted, KeyChange, Meta, Org, Who};
 use crate::wire::{OrgCreated, ServiceKeyIssued};
 
 /// One sealed audit entry the host must persist, in order, before it
@@ -74,8 +74,12 @@ pub struct Engine {
     pub(crate) cfg: EngineConfig,
     pub(crate) orgs: Vec<Org>,
     pub(crate) org_by_id: BTreeMap<String, u32>,
-    /// SHA-256 of every live key → its org.
-    pub(crate) keys: SeededMap<Digest, u32>,
+    /// SHA-256 of every live key → its org and whom it authenticates
+    /// there: one lookup authenticates a call. Kept equal to the union of
+    /// the orgs' own indexes (`Org::ix.keys`, the source of truth a
+    /// snapshot and a restore rebuild) by [`Engine::settle`]; checked by
+    /// [`Engine::check_key_index`].
+    pub(crate) keys: SeededMap<Digest, (u32, Who)>,
     /// Each org's earliest timer, ordered: `poll_timeout` in O(log n).
     pub(crate) deadlines: BTreeSet<(Timestamp, u32)>,
     pub(crate) org_deadline: Vec<Option<Timestamp>>,
@@ -143,14 +147,39 @@ impl Engine {
             return Err(EngineError::Unauthorized);
         }
         let key_hash = Digest::of(api_key.as_bytes());
-        let org = *self.keys.get(&key_hash).ok_or(EngineError::Unauthorized)?;
-        let who = *self
-            .org(org)?
-            .ix
-            .keys
-            .get(&key_hash)
-            .ok_or(EngineError::Unauthorized)?;
+        let &(org, who) = self.keys.get(&key_hash).ok_or(EngineError::Unauthorized)?;
         Ok(Caller { org, who, key_hash })
+    }
+
+    /// The engine-wide key index equals the union of the orgs' indexes
+    /// (what [`Engine::authenticate`]'s single lookup relies on). For tests
+    /// and the model harness.
+    ///
+    /// # Errors
+    /// The first disagreement, described.
+    pub(crate) fn check_key_index(&self) -> Result<(), String> {
+        let mut n = 0usize;
+        for (i, o) in self.orgs.iter().enumerate() {
+            let i = u32::try_from(i).map_err(|_| "too many orgs".to_owned())?;
+            for (h, who) in &o.ix.keys {
+                n += 1;
+                if self.keys.get(h) != Some(&(i, *who)) {
+                    return Err(format!(
+                        "key {} of org `{}` is {:?} in the engine index, {who:?} in the org's",
+                        crate::keys::fingerprint(h),
+                        o.id,
+                        self.keys.get(h)
+                    ));
+                }
+            }
+        }
+        if n != self.keys.len() {
+            return Err(format!(
+                "the engine index holds {} keys, the orgs {n}",
+                self.keys.len()
+            ));
+        }
+        Ok(())
     }
 
     /// An agent key whose agent is alive.
@@ -226,6 +255,20 @@ impl Engine {
         at: Timestamp,
         fx: &mut Effects,
     ) -> Result<u64, EngineError> {
+        self.commit_admitted(org, rec, agent_id, at, fx, None)
+    }
+
+    /// [`Engine::commit`] of an action record whose breaker admission the
+    /// pipeline has already made (see [`Admitted`]).
+    pub(crate) fn commit_admitted(
+        &mut self,
+        org: u32,
+        rec: &Record<'_>,
+        agent_id: Option<&str>,
+        at: Timestamp,
+        fx: &mut Effects,
+        admitted: Option<Admitted>,
+    ) -> Result<u64, EngineError> {
         let cfg = &self.cfg;
         let first = fx.entries.is_empty();
         let o = self
@@ -253,7 +296,7 @@ impl Engine {
         };
         let row = sealed.row;
         let meta = Meta { row, at, agent_id };
-        if let Err(d) = o.apply(cfg, &meta, rec, Some(&mut fx.events)) {
+        if let Err(d) = o.apply(cfg, &meta, rec, Some(&mut fx.events), admitted) {
             let m = format!("row {row}: a live record did not apply: {}", d.0);
             o.poisoned = Some(m.clone());
             return Err(EngineError::Internal(m));
@@ -270,8 +313,8 @@ impl Engine {
         };
         for c in o.key_changes.drain(..) {
             match c {
-                KeyChange::Add(h) => {
-                    self.keys.insert(h, org);
+                KeyChange::Add(h, who) => {
+                    self.keys.insert(h, (org, who));
                 }
                 KeyChange::Remove(h) => {
                     self.keys.remove(&h);

@@ -921,6 +921,13 @@ impl Harness {
             self.e.poll_timeout(),
             "timers differ after restore"
         );
+        // The single-lookup key index agrees with the orgs' own, live and restored.
+        if let Err(e) = self.e.check_key_index() {
+            panic!("live key index: {e}");
+        }
+        if let Err(e) = full.check_key_index() {
+            panic!("restored key index: {e}");
+        }
     }
 }
 

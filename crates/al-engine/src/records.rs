@@ -162,9 +162,8 @@ impl DenialReason {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataItem {
-    /// What kind of data.
-    #[serde(rename = "type")]
-    pub data_type: String,
+    // Declared in canonical key order (`count`, `sensitivity`, `type`): see
+    // [`ActionRecord`].
     /// How many records.
     pub count: u64,
     /// Declared sensitivity, if any.
@@ -174,6 +173,9 @@ pub struct DataItem {
         with = "sensitivity_opt"
     )]
     pub sensitivity: Option<al_policy::Sensitivity>,
+    /// What kind of data.
+    #[serde(rename = "type")]
+    pub data_type: String,
 }
 
 mod sensitivity_opt {
@@ -211,30 +213,48 @@ impl DataItem {
 /// `kind: action` — a decided action (every status, including denials and
 /// fail-closed `policy_not_found`). Header: the acting agent; the time the
 /// engine decided (its `now`).
+///
+/// The fields are declared in canonical key order (bytewise by their wire
+/// names), and so are [`DataItem`]'s and the members written for each
+/// `conditions_evaluated` item: the canonical encoder then writes every
+/// object of the hot path straight through instead of sorting it at its
+/// end. The bytes are the same either way (the encoder sorts whatever
+/// comes); `tests::action_record_serializes_in_canonical_key_order` keeps
+/// the order from drifting.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRecord<'a> {
     /// The submitted action type.
     pub action_type: Cow<'a, str>,
-    /// The decision.
-    pub status: ActionStatus,
-    /// Set exactly when `status` is `denied`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub denial_reason: Option<DenialReason>,
-    /// The request's own `timestamp` (facts such as `@time.hour` come from it).
-    #[serde(with = "canon_ts")]
-    pub requested_at: Timestamp,
+    /// The deciding policy's conditions, exactly as answered.
+    #[serde(
+        default,
+        skip_serializing_if = "<[_]>::is_empty",
+        serialize_with = "conditions_in_key_order"
+    )]
+    pub conditions_evaluated: Cow<'a, [ConditionEvaluated]>,
     /// `data_accessed`, normalised.
     pub data_accessed: Cow<'a, [DataItem]>,
-    /// `metadata`, as submitted.
-    pub metadata: Cow<'a, Map<String, Value>>,
-    /// `X-AL-Event-ID`, if given (replay protection, per agent).
+    /// When the decision came from evaluating the action as one of the
+    /// agent's delegators (a child never gets more than its parent), that
+    /// delegator's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<Cow<'a, str>>,
+    pub decided_as: Option<Cow<'a, str>>,
     /// The delegation the agent acted under (a delegated child always acts
     /// under its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation_id: Option<Cow<'a, str>>,
+    /// Set exactly when `status` is `denied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denial_reason: Option<DenialReason>,
+    /// `X-AL-Event-ID`, if given (replay protection, per agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<Cow<'a, str>>,
+    /// `metadata`, as submitted.
+    pub metadata: Cow<'a, Map<String, Value>>,
+    /// Digest of the deciding policy's content at decision time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_digest: Option<Digest>,
     /// Deciding policy id (absent for `policy_not_found`, `DELEGATION_SCOPE`, `AGENT_HALTED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<Cow<'a, str>>,
@@ -244,17 +264,44 @@ pub struct ActionRecord<'a> {
     /// Deciding policy version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<u64>,
-    /// Digest of the deciding policy's content at decision time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy_digest: Option<Digest>,
-    /// When the decision came from evaluating the action as one of the
-    /// agent's delegators (a child never gets more than its parent), that
-    /// delegator's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decided_as: Option<Cow<'a, str>>,
-    /// The deciding policy's conditions, exactly as answered.
-    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
-    pub conditions_evaluated: Cow<'a, [ConditionEvaluated]>,
+    /// The request's own `timestamp` (facts such as `@time.hour` come from it).
+    #[serde(with = "canon_ts")]
+    pub requested_at: Timestamp,
+    /// The decision.
+    pub status: ActionStatus,
+}
+
+/// `conditions_evaluated` as the record writes it: each item's members in
+/// canonical key order (`expected`, `field`, `operator`, `result`), where
+/// `al_policy::ConditionEvaluated` declares them in the SDK's order. The
+/// same members and values, so the same canonical bytes (the encoder
+/// sorts); only the encoder's reordering work is saved.
+#[allow(clippy::ptr_arg)] // serde's `serialize_with` passes the field's own type
+fn conditions_in_key_order<S: serde::Serializer>(
+    items: &Cow<'_, [ConditionEvaluated]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::{SerializeSeq, SerializeStruct};
+
+    struct InKeyOrder<'c>(&'c ConditionEvaluated);
+
+    impl Serialize for InKeyOrder<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let c = self.0;
+            let mut st = s.serialize_struct("ConditionEvaluated", 4)?;
+            st.serialize_field("expected", &c.expected)?;
+            st.serialize_field("field", &c.field)?;
+            st.serialize_field("operator", &c.operator)?;
+            st.serialize_field("result", &c.result)?;
+            st.end()
+        }
+    }
+
+    let mut seq = s.serialize_seq(Some(items.len()))?;
+    for c in items.iter() {
+        seq.serialize_element(&InKeyOrder(c))?;
+    }
+    seq.end()
 }
 
 /// What happened to an approval.
@@ -897,12 +944,138 @@ mod tests {
         assert!(Record::decode(Kind::Action, loose).is_err());
     }
 
+    /// An action record with every optional field set, conditions and
+    /// data items (so every object the hot path writes is present).
+    fn full_action(meta: &Map<String, Value>) -> ActionRecord<'_> {
+        let cond =
+            |field: &str, operator: &str, expected: Value, result: bool| ConditionEvaluated {
+                field: field.into(),
+                operator: operator.into(),
+                expected,
+                result,
+            };
+        ActionRecord {
+            action_type: "a.b".into(),
+            status: ActionStatus::Denied,
+            denial_reason: Some(DenialReason::PolicyDenied),
+            requested_at: ts("2026-11-28T12:00:00.250Z"),
+            data_accessed: Cow::Owned(vec![
+                DataItem {
+                    data_type: "pii".into(),
+                    count: 3,
+                    sensitivity: Some(al_policy::Sensitivity::High),
+                },
+                DataItem {
+                    data_type: "logs".into(),
+                    count: 1,
+                    sensitivity: None,
+                },
+            ]),
+            metadata: Cow::Borrowed(meta),
+            event_id: Some("e".into()),
+            delegation_id: Some("dlg_1".into()),
+            policy_id: Some("pol_1".into()),
+            policy_name: Some("p".into()),
+            policy_version: Some(3),
+            policy_digest: Some(Digest::of(b"x")),
+            decided_as: Some("agt_0".into()),
+            conditions_evaluated: Cow::Owned(vec![
+                cond("pr_size", "lt", Value::from(500), true),
+                cond("repo.owner", "in", serde_json::json!(["a", "b"]), false),
+                cond("reviewer", "exists", Value::Null, false),
+            ]),
+        }
+    }
+
+    /// Every object's keys, in the order a serializer receives them,
+    /// checked to be strictly ascending (bytewise), at any depth.
+    fn assert_keys_ascending(json: &str) {
+        use serde::de::{DeserializeSeed, Deserializer as _, MapAccess, SeqAccess};
+
+        struct Check(String);
+        impl<'de> DeserializeSeed<'de> for Check {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl<'de> serde::de::Visitor<'de> for Check {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+                let mut i = 0;
+                while a
+                    .next_element_seed(Check(format!("{}[{i}]", self.0)))?
+                    .is_some()
+                {
+                    i += 1;
+                }
+                Ok(())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+                let mut prev: Option<String> = None;
+                while let Some(k) = a.next_key::<String>()? {
+                    if let Some(p) = &prev {
+                        assert!(
+                            p.as_bytes() < k.as_bytes(),
+                            "at `{}`: `{k}` is written after `{p}`",
+                            self.0
+                        );
+                    }
+                    a.next_value_seed(Check(format!("{}.{k}", self.0)))?;
+                    prev = Some(k);
+                }
+                Ok(())
+            }
+        }
+        serde_json::Deserializer::from_str(json)
+            .deserialize_any(Check(String::new()))
+            .unwrap();
+    }
+
+    /// The hot path's objects need no sorting in the canonical encoder:
+    /// the fields of `ActionRecord` and `DataItem`, and the members written
+    /// for each condition, come in key order (`serde_json::to_string`
+    /// keeps the order the serializer receives them in).
+    #[test]
+    fn action_record_serializes_in_canonical_key_order() {
+        let meta: Map<String, Value> =
+            serde_json::from_str(r#"{"b": {"y": 1, "x": [2]}, "a": "s"}"#).unwrap();
+        let json = serde_json::to_string(&full_action(&meta)).unwrap();
+        assert_keys_ascending(&json);
+        // The checker itself sees an unsorted object.
+        let bad =
+            std::panic::catch_unwind(|| assert_keys_ascending(r#"{"a": [{"c": 1, "b": 2}]}"#));
+        assert!(bad.is_err());
+    }
+
     #[test]
     fn typed_append_gives_the_bytes_of_the_map_path() {
         let meta: Map<String, Value> =
             serde_json::from_str(r#"{"n": -3, "f": 1.5, "s": "x", "deep": {"b": [1, null]}}"#)
                 .unwrap();
         let recs = [
+            Record::Action(full_action(&meta)),
             Record::Action(ActionRecord {
                 action_type: "a.b".into(),
                 status: ActionStatus::Executed,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{EngineError, RestoreCode, RestoreError};
 use crate::records::Record;
-use crate::state::{Meta, Org, OrgState};
+use crate::state::{Meta, Org, OrgState, Who};
 
 /// Format tag of a snapshot.
 const SNAPSHOT_FORMAT: &str = "agentlattice.engine.snapshot.v1";
@@ -263,7 +263,7 @@ impl Engine {
                 at,
                 agent_id: e.agent_id.as_deref(),
             };
-            org.apply(&self.cfg, &meta, &rec, None)
+            org.apply(&self.cfg, &meta, &rec, None, None)
                 .map_err(|d| RestoreError::new(row, RestoreCode::ReplayDiverged, d.0))?;
         }
         if !org.pending.is_empty() || org.expect_approval.is_some() {
@@ -286,11 +286,11 @@ impl Engine {
             ));
         }
         org.refresh_policies(&self.cfg);
-        let keys: Vec<Digest> = org.ix.keys.keys().copied().collect();
+        let keys: Vec<(Digest, Who)> = org.ix.keys.iter().map(|(h, w)| (*h, *w)).collect();
         let head_hash = org.log.head_hash();
         let idx = self.add_org(org);
-        for h in keys {
-            self.keys.insert(h, idx);
+        for (h, who) in keys {
+            self.keys.insert(h, (idx, who));
         }
         self.settle(idx);
         Ok(RestoreReport {

@@ -255,7 +255,8 @@ impl Indexes {
 /// A change to the engine-wide key index, drained after each operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyChange {
-    Add(Digest),
+    /// A key and whom it authenticates in the org.
+    Add(Digest, Who),
     Remove(Digest),
 }
 
@@ -285,6 +286,25 @@ pub(crate) struct Meta<'a> {
     pub row: u64,
     pub at: Timestamp,
     pub agent_id: Option<&'a str>,
+}
+
+/// The breaker's `admit` for an action, made once by the live pipeline
+/// (`Engine::submit_action` needs its answer before deciding) and handed
+/// to [`Org::apply`] with the action record, so `apply` does not clone the
+/// breaker and admit a second time. Restore passes none and `apply` makes
+/// the call itself: the same call on the same breaker at the same time,
+/// so the same answer (the model test's "restore equals live" checks it).
+#[derive(Clone, Debug)]
+pub(crate) struct Admitted {
+    /// The acting agent's index.
+    pub agent: u32,
+    /// The time of the call (the entry's time).
+    pub at: Timestamp,
+    /// The agent's breaker after `admit`.
+    pub breaker: Breaker,
+    /// `admit`'s answer and effects.
+    pub admission: Admission,
+    pub effects: BreakerEffects,
 }
 
 /// Replaying a record did not fit the state.
@@ -470,6 +490,10 @@ impl Org {
         at: Timestamp,
         ev: &mut Events<'_>,
     ) {
+        // Most breaker calls change nothing: no agent id to copy then.
+        if fx.is_empty() {
+            return;
+        }
         let signals: Vec<SignalSeverity> = fx
             .anomalies()
             .map(|a| SignalSeverity {
@@ -525,6 +549,7 @@ impl Org {
         m: &Meta<'_>,
         r: &Record<'_>,
         mut ev: Events<'_>,
+        admitted: Option<Admitted>,
     ) -> Result<(), Divergence> {
         if m.at < self.st.clock {
             return diverge(format!(
@@ -548,8 +573,11 @@ impl Org {
                 self.pending.len()
             ));
         }
+        if admitted.is_some() && !matches!(r, Record::Action(_)) {
+            return diverge("a breaker admission handed with a record that is not an action");
+        }
         match r {
-            Record::Action(a) => self.apply_action(cfg, m, a, &mut ev)?,
+            Record::Action(a) => self.apply_action(cfg, m, a, admitted, &mut ev)?,
             Record::Approval(a) => self.apply_approval(m, a, &mut ev)?,
             Record::Outcome(o) => self.apply_outcome(cfg, m, o, &mut ev)?,
             Record::Delegation(d) => self.apply_delegation(cfg, m, d, &mut ev)?,
@@ -566,9 +594,21 @@ impl Org {
         cfg: &EngineConfig,
         m: &Meta<'_>,
         a: &ActionRecord<'_>,
+        admitted: Option<Admitted>,
         ev: &mut Events<'_>,
     ) -> Result<(), Divergence> {
-        let agent = self.agent_of(m)?;
+        // The live path names the agent by index; the header must agree.
+        let agent = match &admitted {
+            Some(p)
+                if p.at == m.at
+                    && m.agent_id.is_some()
+                    && self.agent(p.agent).map(|x| x.id.as_str()) == m.agent_id =>
+            {
+                p.agent
+            }
+            Some(_) => return diverge("a breaker admission for another agent or time"),
+            None => self.agent_of(m)?,
+        };
         if (a.status == ActionStatus::Denied) != a.denial_reason.is_some() {
             return diverge("`denial_reason` must be set exactly when `status` is `denied`");
         }
@@ -585,13 +625,22 @@ impl Org {
         }
         // The breaker calls an action makes (see the crate docs, "The action pipeline"):
         // out of scope: observe only; HALT: admit only; otherwise admit + observe.
-        let mut b = st.breaker.clone();
         let now = m.at;
-        let mut effects: Vec<BreakerEffects> = Vec::with_capacity(2);
         let admit = a.denial_reason != Some(DenialReason::DelegationScope);
         let observe = a.denial_reason != Some(DenialReason::AgentHalted);
+        // Live: the admission the pipeline made (on its own copy of this
+        // breaker, in this operation); restore: make it here.
+        let (mut b, made) = match admitted {
+            Some(p) if admit => (p.breaker, Some((p.admission, p.effects))),
+            Some(_) => return diverge("a breaker admission for an action that admits nothing"),
+            None => (st.breaker.clone(), None),
+        };
+        let mut effects: Vec<BreakerEffects> = Vec::with_capacity(2);
         if admit {
-            let (adm, fx) = b.admit(&cfg.breaker, now);
+            let (adm, fx) = match made {
+                Some(made) => made,
+                None => b.admit(&cfg.breaker, now),
+            };
             let want_halt = a.denial_reason == Some(DenialReason::AgentHalted);
             match (adm, want_halt) {
                 (Admission::Allow, false) | (Admission::Denied(State::Halt), true) => {}
@@ -1055,7 +1104,8 @@ impl Org {
         });
         self.ix.agent_by_id.insert(Box::from(child_id), child);
         self.ix.keys.insert(key_hash, Who::Agent(child));
-        self.key_changes.push(KeyChange::Add(key_hash));
+        self.key_changes
+            .push(KeyChange::Add(key_hash, Who::Agent(child)));
         self.st.delegations.push(DelegationState {
             id: d.delegation_id.to_string(),
             parent,
@@ -1360,7 +1410,7 @@ impl Org {
                 });
                 self.ix.agent_by_id.insert(Box::from(id), idx);
                 self.ix.keys.insert(h, Who::Agent(idx));
-                self.key_changes.push(KeyChange::Add(h));
+                self.key_changes.push(KeyChange::Add(h, Who::Agent(idx)));
             }
             KeyEvent::AgentKeyRotated => {
                 let agent = self.agent_of(m)?;
@@ -1379,7 +1429,7 @@ impl Org {
                 self.ix.keys.remove(&old);
                 self.ix.keys.insert(h, Who::Agent(agent));
                 self.key_changes.push(KeyChange::Remove(old));
-                self.key_changes.push(KeyChange::Add(h));
+                self.key_changes.push(KeyChange::Add(h, Who::Agent(agent)));
             }
         }
         Ok(())
@@ -1394,7 +1444,7 @@ impl Org {
             },
         );
         self.ix.keys.insert(h, Who::Service);
-        self.key_changes.push(KeyChange::Add(h));
+        self.key_changes.push(KeyChange::Add(h, Who::Service));
     }
 
     /// Rebuild everything derived from `st` (after loading a snapshot);

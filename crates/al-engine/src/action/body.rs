@@ -7,8 +7,10 @@
 //! top-level key and string and then throws the map away. Here the
 //! top-level object is taken apart as it is read: keys and the
 //! `action_type`/`timestamp` strings are borrowed from the body when they
-//! hold no escapes; only `data_accessed` and `metadata` become `Value`s
-//! (the record and the policy core need the metadata as a map).
+//! hold no escapes; each `data_accessed` item is taken apart as it is read
+//! (its fields straight into slots, no `Value` map per item); only
+//! `metadata` becomes a `Value` (the record and the policy core need it as
+//! a map).
 //!
 //! The rules and errors are exactly the generic reader's: the body is read
 //! whole first (size, syntax, trailing text, repeated keys at any depth,
@@ -82,9 +84,11 @@ pub(crate) fn parse_action(
         }
     };
     let items = match raw.data_accessed {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a,
-        Some(_) => return Err(EngineError::invalid("data_accessed", "must be an array")),
+        None | Some(DataRaw::Null) => Vec::new(),
+        Some(DataRaw::Items(a)) => a,
+        Some(DataRaw::NotArray) => {
+            return Err(EngineError::invalid("data_accessed", "must be an array"));
+        }
     };
     let data = data_items(items, cfg)?;
     let metadata = match raw.metadata {
@@ -102,7 +106,7 @@ pub(crate) fn parse_action(
 }
 
 /// `data_accessed`'s items, checked in order.
-fn data_items(items: Vec<Value>, cfg: &EngineConfig) -> Result<Vec<DataItem>, EngineError> {
+fn data_items(items: Vec<ItemRaw<'_>>, cfg: &EngineConfig) -> Result<Vec<DataItem>, EngineError> {
     if items.len() > cfg.policy_limits.max_data_accessed() {
         return Err(EngineError::invalid(
             "data_accessed",
@@ -144,43 +148,41 @@ fn request(
     })
 }
 
-fn data_item(i: usize, v: Value, cfg: &EngineConfig) -> Result<DataItem, EngineError> {
+/// One item, from its fields as read: the checks and messages of the
+/// reference reader (`data_item_reference`: a `null` is absent, the
+/// smallest unknown key is named), in the same order.
+fn data_item(i: usize, it: ItemRaw<'_>, cfg: &EngineConfig) -> Result<DataItem, EngineError> {
     let field = |f: &str| format!("data_accessed[{i}]{f}");
-    let Value::Object(mut m) = v else {
+    let ItemRaw::Object(f) = it else {
         return Err(EngineError::invalid(field(""), "must be an object"));
     };
-    // As `body::Obj` takes fields (a `null` is absent; what is left is
-    // refused), without building the field prefix unless there is an error.
-    let mut take = |k: &str| m.remove(k).filter(|v| !v.is_null());
-    let data_type = match take("type") {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= cfg.policy_limits.max_name_len() => s,
-        Some(Value::String(_)) => {
+    let max_name = cfg.policy_limits.max_name_len();
+    let data_type = match f.data_type {
+        Some(Slot::Str(s)) if !s.is_empty() && s.len() <= max_name => s.into_owned(),
+        Some(Slot::Str(_)) => {
             return Err(EngineError::invalid(
                 field(".type"),
-                format!(
-                    "must be 1 to {} bytes long",
-                    cfg.policy_limits.max_name_len()
-                ),
+                format!("must be 1 to {max_name} bytes long"),
             ));
         }
-        Some(_) => return Err(EngineError::invalid(field(".type"), "must be a string")),
-        None => return Err(EngineError::invalid(field(".type"), "is required")),
+        Some(Slot::Other) => return Err(EngineError::invalid(field(".type"), "must be a string")),
+        None | Some(Slot::Null) => {
+            return Err(EngineError::invalid(field(".type"), "is required"));
+        }
     };
-    let count = match take("count") {
-        None => 1,
-        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            EngineError::invalid(field(".count"), "must be a non-negative integer")
-        })?,
-        Some(_) => {
+    let count = match f.count {
+        None | Some(Count::Null) => 1,
+        Some(Count::U64(n)) => n,
+        Some(Count::Other) => {
             return Err(EngineError::invalid(
                 field(".count"),
                 "must be a non-negative integer",
             ));
         }
     };
-    let sensitivity = match take("sensitivity") {
-        None => None,
-        Some(Value::String(s)) => Some(al_policy::Sensitivity::parse(&s).ok_or_else(|| {
+    let sensitivity = match f.sensitivity {
+        None | Some(Slot::Null) => None,
+        Some(Slot::Str(s)) => Some(al_policy::Sensitivity::parse(&s).ok_or_else(|| {
             EngineError::invalid(
                 field(".sensitivity"),
                 format!(
@@ -189,23 +191,23 @@ fn data_item(i: usize, v: Value, cfg: &EngineConfig) -> Result<DataItem, EngineE
                 ),
             )
         })?),
-        Some(_) => {
+        Some(Slot::Other) => {
             return Err(EngineError::invalid(
                 field(".sensitivity"),
                 "must be a string",
             ));
         }
     };
-    if let Some(k) = m.keys().next() {
+    if let Some(k) = f.unknown {
         return Err(EngineError::invalid(
-            field(&format!(".{}", crate::error::cut(k))),
+            field(&format!(".{}", crate::error::cut(&k))),
             "is not a known field",
         ));
     }
     Ok(DataItem {
-        data_type,
         count,
         sensitivity,
+        data_type,
     })
 }
 
@@ -237,10 +239,45 @@ enum Slot<'de> {
 struct RawBody<'de> {
     action_type: Option<Slot<'de>>,
     timestamp: Option<Slot<'de>>,
-    data_accessed: Option<Value>,
+    data_accessed: Option<DataRaw<'de>>,
     metadata: Option<Value>,
     /// The smallest unknown key (the one the generic reader names).
     unknown: Option<String>,
+}
+
+/// `data_accessed` as read: its items taken apart as they are read (no
+/// `Value` map per item); anything else only checked by the strict reader.
+#[derive(Debug)]
+enum DataRaw<'de> {
+    Null,
+    NotArray,
+    Items(Vec<ItemRaw<'de>>),
+}
+
+/// One `data_accessed` item as read.
+#[derive(Debug)]
+enum ItemRaw<'de> {
+    NotObject,
+    Object(ItemFields<'de>),
+}
+
+/// An item object's fields as read (checked afterwards by [`data_item`]).
+#[derive(Debug, Default)]
+struct ItemFields<'de> {
+    data_type: Option<Slot<'de>>,
+    count: Option<Count>,
+    sensitivity: Option<Slot<'de>>,
+    /// The smallest unknown key (the one the reference reader names).
+    unknown: Option<String>,
+}
+
+/// An item's `count` as read.
+#[derive(Debug)]
+enum Count {
+    Null,
+    U64(u64),
+    /// Any other value (a negative or fractional number, a string, …).
+    Other,
 }
 
 /// Reads the body; `None` when it is valid JSON but not an object.
@@ -311,7 +348,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
             match k.as_ref() {
                 "action_type" => raw.action_type = Some(map.next_value_seed(SlotSeed(below))?),
                 "timestamp" => raw.timestamp = Some(map.next_value_seed(SlotSeed(below))?),
-                "data_accessed" => raw.data_accessed = Some(map.next_value_seed(below)?),
+                "data_accessed" => raw.data_accessed = Some(map.next_value_seed(DataSeed(below))?),
                 "metadata" => raw.metadata = Some(map.next_value_seed(below)?),
                 _ => {
                     // Read (and checked), then dropped: an unknown key is
@@ -402,6 +439,178 @@ impl<'de> Visitor<'de> for SlotSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         self.0.visit_map(map).map(|_| Slot::Other)
+    }
+}
+
+/// `data_accessed`, read with the strict checks below it.
+struct DataSeed<'s>(Strict<'s>);
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = DataRaw<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = DataRaw<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(DataRaw::NotArray)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(DataRaw::NotArray)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(DataRaw::NotArray)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(DataRaw::NotArray)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(DataRaw::NotArray)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(DataRaw::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(DataRaw::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // As `Strict::visit_seq`, with each item taken apart.
+        let strict = self.0;
+        strict.enter()?;
+        let mut items = Vec::new();
+        while let Some(it) = seq.next_element_seed(ItemSeed(strict.child()))? {
+            items.push(it);
+        }
+        Ok(DataRaw::Items(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_map(map).map(|_| DataRaw::NotArray)
+    }
+}
+
+/// One `data_accessed` item, read with the strict checks below it.
+struct ItemSeed<'s>(Strict<'s>);
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+    type Value = ItemRaw<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed<'_> {
+    type Value = ItemRaw<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(ItemRaw::NotObject)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_seq(seq).map(|_| ItemRaw::NotObject)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // As `TopVisitor::visit_map`: a repeated key is refused where it
+        // is read, unknown keys are read (and checked) whatever their value.
+        let strict = self.0;
+        strict.enter()?;
+        let below = strict.child();
+        let mut f = ItemFields::default();
+        let mut unknown_seen: Vec<String> = Vec::new();
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            let twice = match k.as_ref() {
+                "type" => f.data_type.is_some(),
+                "count" => f.count.is_some(),
+                "sensitivity" => f.sensitivity.is_some(),
+                other => unknown_seen.iter().any(|s| s == other),
+            };
+            if twice {
+                return Err(strict.duplicate_key(&k));
+            }
+            match k.as_ref() {
+                "type" => f.data_type = Some(map.next_value_seed(SlotSeed(below))?),
+                "count" => f.count = Some(map.next_value_seed(CountSeed(below))?),
+                "sensitivity" => f.sensitivity = Some(map.next_value_seed(SlotSeed(below))?),
+                _ => {
+                    map.next_value_seed(below)?;
+                    let k = k.into_owned();
+                    if f.unknown.as_ref().is_none_or(|u| k < *u) {
+                        f.unknown = Some(k.clone());
+                    }
+                    unknown_seen.push(k);
+                }
+            }
+        }
+        Ok(ItemRaw::Object(f))
+    }
+}
+
+/// An item's `count`, read with the strict checks below it.
+struct CountSeed<'s>(Strict<'s>);
+
+impl<'de> DeserializeSeed<'de> for CountSeed<'_> {
+    type Value = Count;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CountSeed<'_> {
+    type Value = Count;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Count::Other)
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        // As `Value::from(n).as_u64()`.
+        Ok(u64::try_from(n).map_or(Count::Other, Count::U64))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(Count::U64(n))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        // A float is never `as_u64`, even `5.0`.
+        Ok(Count::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Count::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Count::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Count::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_seq(seq).map(|_| Count::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_map(map).map(|_| Count::Other)
     }
 }
 
@@ -561,6 +770,25 @@ mod tests {
             r#"{"action_type":"a.b","data_accessed":{}}"#,
             r#"{"action_type":"a.b","data_accessed":[{"type":"pii","count":2,"sensitivity":"high"}]}"#,
             r#"{"action_type":"a.b","data_accessed":[{"type":"pii","x":1}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","y":1,"x":null}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","type":"pii"}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","x":1,"x":2}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"p\u0069i","count":null,"sensitivity":null}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","count":5.0}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","count":-3}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","count":"3"}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","count":{"a":1,"a":2}}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","sensitivity":"nope"}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","sensitivity":3}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":7}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":null}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":""}]}"#,
+            r#"{"action_type":"a.b","data_accessed":[{}, 5]}"#,
+            r#"{"action_type":"a.b","data_accessed":[[{"a":1,"a":1}]]}"#,
+            r#"{"action_type":"a.b","data_accessed":null}"#,
+            r#"{"action_type":"a.b","data_accessed":"pii"}"#,
+            r#"{"action_type":"a.b","data_accessed":{"a":1,"a":2}}"#,
+            r#"{"action_type":"a.b","data_accessed":[{"type":"pii","x":{"y":{"z":{"w":{}}}}}]}"#,
             r#"{"action_type":"a.b","metadata":[]}"#,
             r#"{"action_type":"a.b","metadata":{"a":{"b":{"c":{"d":{"e":1}}}}}}"#,
             r#"{"action_type":"a.b","metadata":{"a":{"b":{"c":{"d":{"e":{}}}}}}}"#,
@@ -658,6 +886,72 @@ mod tests {
         #[test]
         fn one_pass_reader_agrees_with_the_generic_one(b in body()) {
             same(&b)?;
+        }
+
+        /// `data_accessed` items of every shape (the fields taken apart
+        /// while reading, against the reference's `Value` map): known and
+        /// unknown keys, repeated, `null`, wrong types, escapes, nesting.
+        #[test]
+        fn one_pass_reader_agrees_on_data_items(
+            items in prop::collection::vec(
+                prop_oneof![
+                    6 => (
+                        prop::option::of(prop_oneof![
+                            3 => Just(r#""pii""#.to_owned()),
+                            1 => Just(r#""p\u0069i""#.to_owned()),
+                            1 => Just(r#""""#.to_owned()),
+                            1 => Just("null".to_owned()),
+                            1 => Just("7".to_owned()),
+                            1 => value(),
+                        ]),
+                        prop::option::of(prop_oneof![
+                            Just("null".to_owned()), Just("0".to_owned()),
+                            Just("3".to_owned()), Just("-1".to_owned()),
+                            Just("2.5".to_owned()), Just("5.0".to_owned()),
+                            Just("18446744073709551615".to_owned()),
+                            Just(r#""3""#.to_owned()), value(),
+                        ]),
+                        prop::option::of(prop_oneof![
+                            Just("null".to_owned()), Just(r#""low""#.to_owned()),
+                            Just(r#""HIGH""#.to_owned()), Just(r#""h\u0069gh""#.to_owned()),
+                            Just("1".to_owned()), value(),
+                        ]),
+                        prop::collection::vec(
+                            (
+                                prop::sample::select(vec![
+                                    r#""type""#, r#""count""#, r#""t\u0079pe""#,
+                                    r#""x""#, r#""a""#, r#""é""#,
+                                ]),
+                                value(),
+                            ),
+                            0..2,
+                        ),
+                        any::<prop::sample::Index>(),
+                    )
+                        .prop_map(|(t, c, s, extra, rot)| {
+                            let mut kv: Vec<String> = Vec::new();
+                            if let Some(t) = t {
+                                kv.push(format!(r#""type":{t}"#));
+                            }
+                            if let Some(c) = c {
+                                kv.push(format!(r#""count":{c}"#));
+                            }
+                            if let Some(s) = s {
+                                kv.push(format!(r#""sensitivity":{s}"#));
+                            }
+                            kv.extend(extra.into_iter().map(|(k, v)| format!("{k}:{v}")));
+                            if !kv.is_empty() {
+                                let n = rot.index(kv.len());
+                                kv.rotate_left(n);
+                            }
+                            format!("{{{}}}", kv.join(","))
+                        }),
+                    1 => value(),
+                ],
+                0..4,
+            ),
+        ) {
+            same(&format!(r#"{{"action_type":"a.b","data_accessed":[{}]}}"#, items.join(",")))?;
         }
 
         /// Bodies that are mostly valid, so the field checks are reached.

@@ -18,7 +18,7 @@ use crate::records::{
     ActionRecord, ActionStatus, ApprovalEvent, ApprovalRecord, BreakerRecord, DenialReason, Record,
     SignalSeverity, TransitionReason, request_digest,
 };
-use crate::state::Who;
+use crate::state::{Admitted, Who};
 use crate::wire::ActionAnswer;
 
 use answer::replay;
@@ -123,11 +123,14 @@ impl Engine {
             }
             (None, None) => {}
         }
-        // Breaker admit, on a copy: `apply` makes the same calls for real.
+        // Breaker admit, once, on a copy: `apply` takes the copy over
+        // with the action record (restore makes the same call itself).
         let mut halted = false;
+        let mut admitted = None;
         if !scope_denied {
             let mut b = a.breaker.clone();
-            match b.admit(&self.cfg.breaker, at).0 {
+            let (admission, effects) = b.admit(&self.cfg.breaker, at);
+            match admission {
                 Admission::Allow => {}
                 Admission::Throttled { retry_after_ms } => {
                     return Err(EngineError::RateLimited { retry_after_ms });
@@ -139,6 +142,13 @@ impl Engine {
                     });
                 }
             }
+            admitted = Some(Admitted {
+                agent,
+                at,
+                breaker: b,
+                admission,
+                effects,
+            });
         }
         // Decide.
         let decided = if scope_denied {
@@ -193,7 +203,7 @@ impl Engine {
         // Append and apply.
         let mut fx = Effects::default();
         let rec = Record::Action(record);
-        let row = self.commit(org_idx, &rec, Some(&agent_id), at, &mut fx)?;
+        let row = self.commit_admitted(org_idx, &rec, Some(&agent_id), at, &mut fx, admitted)?;
         let Record::Action(record) = rec else {
             return Err(EngineError::Internal("record kind changed".into()));
         };
