@@ -153,6 +153,64 @@ impl Timestamp {
         }
     }
 
+    /// [`parse_canonical`](Self::parse_canonical) without its words, and
+    /// without chrono: the same strings are accepted, with the same
+    /// instant, and `None` stands for every error. For hot readers of
+    /// stored records (the audit crate's line reader, `al simulate`); a
+    /// caller that must say why falls back to `parse_canonical`.
+    ///
+    /// ```
+    /// use al_types::Timestamp;
+    /// let t = Timestamp::from_canonical(b"2026-11-28T12:00:00.250Z");
+    /// assert_eq!(t, Timestamp::parse_canonical("2026-11-28T12:00:00.250Z").ok());
+    /// assert_eq!(Timestamp::from_canonical(b"2026-11-28T12:00:00.000Z"), None);
+    /// ```
+    #[must_use]
+    pub fn from_canonical(s: &[u8]) -> Option<Timestamp> {
+        let d = |i: usize| -> Option<i64> {
+            let c = *s.get(i)?;
+            c.is_ascii_digit().then(|| i64::from(c - b'0'))
+        };
+        let num = |from: usize, n: usize| -> Option<i64> {
+            (from..from + n).try_fold(0i64, |acc, i| Some(acc * 10 + d(i)?))
+        };
+        let at = |i: usize, c: u8| s.get(i) == Some(&c);
+        if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+            return None;
+        }
+        let (y, mo, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+        let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+        let ms = match s.len() {
+            20 if at(19, b'Z') => 0,
+            24 if at(19, b'.') && at(23, b'Z') => match num(20, 3)? {
+                0 => return None,
+                ms => ms,
+            },
+            _ => return None,
+        };
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let month_days = match mo {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if y == 0 || day == 0 || day > month_days || h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+        // `days_from_civil`).
+        let yy = if mo <= 2 { y - 1 } else { y };
+        let era = yy.div_euclid(400);
+        let yoe = yy - era * 400;
+        let mp = (mo + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Timestamp::from_unix_millis(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+    }
+
     /// Days since the epoch (floor) and milliseconds into that day.
     const fn day_and_ms(self) -> (i64, i64) {
         (self.0.div_euclid(MS_PER_DAY), self.0.rem_euclid(MS_PER_DAY))
@@ -374,6 +432,99 @@ mod tests {
         assert_eq!(j, "\"2026-11-28T12:00:00.250Z\"");
         assert_eq!(serde_json::from_str::<Timestamp>(&j).unwrap(), t);
         assert!(serde_json::from_str::<Timestamp>("12").is_err());
+    }
+
+    #[test]
+    fn from_canonical_as_parse_canonical() {
+        for s in [
+            "2026-11-28T12:00:00Z",
+            "2026-11-28T12:00:00.250Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "2024-02-29T00:00:00Z",
+            "1970-01-01T00:00:00.001Z",
+            "1969-12-31T23:59:59.999Z",
+            "2000-02-29T10:11:12Z",
+        ] {
+            let want = Timestamp::parse_canonical(s).unwrap();
+            assert_eq!(Timestamp::from_canonical(s.as_bytes()), Some(want), "{s}");
+        }
+        for s in [
+            "2026-11-28T12:00:00.000Z",
+            "2026-11-28T12:00:00+00:00",
+            "2026-11-28t12:00:00Z",
+            "2026-11-28T12:00:00z",
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-01T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T23:60:00Z",
+            "2026-11-28T23:59:60Z",
+            "2026-11-28T12:00:00.25Z",
+            "2026-11-28T12:00:00.2500Z",
+            "2026-11-28T12:00:00",
+            "+2026-11-28T12:00:00Z",
+            "2026-1a-28T12:00:00Z",
+            "2026-11-28 12:00:00Z",
+            "",
+        ] {
+            assert_eq!(Timestamp::from_canonical(s.as_bytes()), None, "{s}");
+            assert!(Timestamp::parse_canonical(s).is_err(), "{s}");
+        }
+    }
+
+    /// A canonical timestamp text, then a few byte edits from an alphabet
+    /// that keeps it close to the grammar.
+    fn near_canonical() -> impl Strategy<Value = Vec<u8>> {
+        let edit = (
+            any::<prop::sample::Index>(),
+            0u8..4,
+            prop::sample::select(b"0123456789-:TZ.+tz 5".to_vec()),
+        );
+        (
+            Timestamp::MIN.0..=Timestamp::MAX.0,
+            any::<bool>(),
+            prop::collection::vec(edit, 0..3),
+        )
+            .prop_map(|(ms, whole_second, edits)| {
+                let ms = if whole_second {
+                    ms - ms.rem_euclid(1000)
+                } else {
+                    ms
+                };
+                let mut b = Timestamp(ms).to_string().into_bytes();
+                // A whole second spelled with `.000` (not canonical) half the time.
+                if whole_second && ms.rem_euclid(2000) == 0 {
+                    b.truncate(19);
+                    b.extend_from_slice(b".000Z");
+                }
+                for (i, op, c) in edits {
+                    let at = i.index(b.len() + 1);
+                    match op {
+                        0 if at < b.len() => b[at] = c,
+                        1 => b.insert(at, c),
+                        2 if at < b.len() => {
+                            b.remove(at);
+                        }
+                        _ => b.truncate(at),
+                    }
+                }
+                b
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// The chrono-free reader accepts exactly what `parse_canonical`
+        /// accepts, with the same instant.
+        #[test]
+        fn from_canonical_agrees_with_parse_canonical(b in near_canonical()) {
+            let strict = std::str::from_utf8(&b).ok().and_then(|s| Timestamp::parse_canonical(s).ok());
+            prop_assert_eq!(Timestamp::from_canonical(&b), strict, "{:?}", String::from_utf8_lossy(&b));
+        }
     }
 
     proptest! {

@@ -158,6 +158,15 @@ impl<'a> EntryRef<'a> {
         self.bytes
     }
 
+    /// The fields object's canonical bytes, its tag (`0x08`) first: for a
+    /// reader of its own over the value grammar (`docs/audit-encoding.md`
+    /// §2). They are canonical: [`decode_ref`] checked them, or one of
+    /// this crate's encoders wrote them.
+    #[must_use]
+    pub fn fields_bytes(&self) -> &'a [u8] {
+        self.fields
+    }
+
     /// The fields as a `T`, deserialized straight from the bytes.
     ///
     /// # Errors

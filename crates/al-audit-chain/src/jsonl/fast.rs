@@ -62,7 +62,7 @@ pub(crate) fn transcode(line: &[u8], out: &mut Vec<u8>) -> Option<Digest> {
         c.string(out)?;
     }
     c.lit(b",\"timestamp\":\"")?;
-    let ts = canonical_millis(c.plain()?)?;
+    let ts = Timestamp::from_canonical(c.plain()?)?.unix_millis();
     out.extend_from_slice(&ts.to_be_bytes());
     c.lit(b",")?;
 
@@ -86,10 +86,7 @@ pub(crate) fn transcode(line: &[u8], out: &mut Vec<u8>) -> Option<Digest> {
             out.truncate(key_at);
             break;
         }
-        if crate::entry::RESERVED_KEYS
-            .iter()
-            .any(|r| r.as_bytes() == k)
-        {
+        if reserved(k) {
             return None;
         }
         if let Some(p) = prev_key
@@ -97,7 +94,7 @@ pub(crate) fn transcode(line: &[u8], out: &mut Vec<u8>) -> Option<Digest> {
         {
             return None;
         }
-        if let Some(i) = CHECKED.iter().position(|c| c.as_bytes() == k)
+        if let Some(i) = checked_slot(k)
             && let Some(slot) = checked.get_mut(i)
         {
             *slot = Some(out.len());
@@ -134,6 +131,27 @@ pub(crate) fn transcode(line: &[u8], out: &mut Vec<u8>) -> Option<Digest> {
 
 /// The fields the kind rules look at (`check_kind`).
 const CHECKED: [&str; 4] = ["action_type", "status", "event_id", "audit_event_id"];
+
+/// `k` is one of [`RESERVED_KEYS`](crate::entry::RESERVED_KEYS) (one
+/// match on the length and bytes instead of seven comparisons; a test
+/// holds the two lists together).
+fn reserved(k: &[u8]) -> bool {
+    matches!(
+        k,
+        b"row" | b"id" | b"kind" | b"agent_id" | b"timestamp" | b"prev_hash" | b"hash"
+    )
+}
+
+/// `k`'s index in [`CHECKED`].
+fn checked_slot(k: &[u8]) -> Option<usize> {
+    match k {
+        b"action_type" => Some(0),
+        b"status" => Some(1),
+        b"event_id" => Some(2),
+        b"audit_event_id" => Some(3),
+        _ => None,
+    }
+}
 
 /// The value whose tag is at `at` in `out`, as the kind rules see it.
 fn field_ref(out: &[u8], at: usize) -> FieldRef<'_> {
@@ -196,8 +214,34 @@ fn nibble(c: u8) -> u8 {
     NIBBLE.get(usize::from(c)).copied().unwrap_or(0xff)
 }
 
-/// Where the first byte that ends a plain run is.
+/// Where the first byte that ends a plain run is, eight bytes at a time
+/// (SWAR): in each little-endian word, the high bit of a byte is set by
+/// the tests below only where the byte is `"`, `\\` or a control, or
+/// above such a byte (a borrow), so the lowest flag is the first stop.
+/// `stop_bytewise` is the reference a test compares it with.
 fn stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0usize;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        let flags = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    stop_bytewise(chunks.remainder()).map(|p| at + p)
+}
+
+/// [`stop`], one byte at a time.
+fn stop_bytewise(b: &[u8]) -> Option<usize> {
     b.iter()
         .position(|&c| STOP.get(usize::from(c)).copied().unwrap_or(true))
 }
@@ -218,59 +262,6 @@ fn hex32(s: &[u8]) -> Option<[u8; 32]> {
         *o = (hi << 4) | (lo & 0x0f);
     }
     (bad & 0xf0 == 0).then_some(out)
-}
-
-/// Milliseconds of a canonical timestamp (`YYYY-MM-DDTHH:MM:SSZ` or
-/// `…SS.mmmZ` with `mmm` not `000`, years 0001–9999), as
-/// [`Timestamp::parse_canonical`] reads it; `None` for anything else.
-pub(crate) fn canonical_millis(s: &[u8]) -> Option<i64> {
-    let d = |i: usize| -> Option<i64> {
-        let c = *s.get(i)?;
-        c.is_ascii_digit().then(|| i64::from(c - b'0'))
-    };
-    let num = |from: usize, n: usize| -> Option<i64> {
-        (from..from + n).try_fold(0i64, |acc, i| Some(acc * 10 + d(i)?))
-    };
-    let at = |i: usize, c: u8| s.get(i) == Some(&c);
-    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
-        return None;
-    }
-    let (y, mo, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let ms = match s.len() {
-        20 if at(19, b'Z') => 0,
-        24 if at(19, b'.') && at(23, b'Z') => match num(20, 3)? {
-            0 => return None,
-            ms => ms,
-        },
-        _ => return None,
-    };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = match mo {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if y == 0 || day == 0 || day > month_days || h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    let days = days_from_civil(y, mo, day);
-    let ms = ((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms;
-    Timestamp::from_unix_millis(ms).map(Timestamp::unix_millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 struct Cursor<'a> {
@@ -548,41 +539,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_as_the_canonical_parser() {
-        for s in [
-            "2026-11-28T12:00:00Z",
-            "2026-11-28T12:00:00.250Z",
-            "0001-01-01T00:00:00Z",
-            "9999-12-31T23:59:59.999Z",
-            "2024-02-29T00:00:00Z",
-            "1970-01-01T00:00:00.001Z",
-            "1969-12-31T23:59:59.999Z",
-            "2000-02-29T10:11:12Z",
-        ] {
-            let want = Timestamp::parse_canonical(s).unwrap().unix_millis();
-            assert_eq!(canonical_millis(s.as_bytes()), Some(want), "{s}");
+    fn key_lists_as_the_constants() {
+        for k in crate::entry::RESERVED_KEYS {
+            assert!(reserved(k.as_bytes()), "{k}");
         }
-        for s in [
-            "2026-11-28T12:00:00.000Z",
-            "2026-11-28T12:00:00+00:00",
-            "2026-11-28t12:00:00Z",
-            "2026-11-28T12:00:00z",
-            "2023-02-29T00:00:00Z",
-            "1900-02-29T00:00:00Z",
-            "0000-01-01T00:00:00Z",
-            "2026-13-01T00:00:00Z",
-            "2026-04-31T00:00:00Z",
-            "2026-11-28T24:00:00Z",
-            "2026-11-28T23:60:00Z",
-            "2026-11-28T23:59:60Z",
-            "2026-11-28T12:00:00.25Z",
-            "2026-11-28T12:00:00.2500Z",
-            "2026-11-28T12:00:00",
-            "+2026-11-28T12:00:00Z",
-            "2026-1a-28T12:00:00Z",
-        ] {
-            assert_eq!(canonical_millis(s.as_bytes()), None, "{s}");
-            assert!(Timestamp::parse_canonical(s).is_err(), "{s}");
+        for (i, k) in CHECKED.iter().enumerate() {
+            assert_eq!(checked_slot(k.as_bytes()), Some(i), "{k}");
+            assert!(!reserved(k.as_bytes()));
+        }
+        for k in ["", "rows", "i", "hash_", "Row", "action", "status_"] {
+            assert!(
+                !reserved(k.as_bytes()) && checked_slot(k.as_bytes()).is_none(),
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn stop_as_bytewise_on_every_position_and_byte() {
+        // Every byte value at every offset of a 24-byte run, over a
+        // background of plain bytes (ASCII and UTF-8 continuation bytes).
+        for bg in [b'a', 0x80, 0xff, 0x21, 0x5d, 0x7f] {
+            for at in 0..24 {
+                for c in 0..=255u8 {
+                    let mut b = vec![bg; 24];
+                    b[at] = c;
+                    assert_eq!(stop(&b), stop_bytewise(&b), "bg {bg:#x}, {c:#x} at {at}");
+                    assert_eq!(stop(&b[..at]), None);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stop_as_bytewise(b in proptest::collection::vec(proptest::sample::select(
+            vec![b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5c, 0x5b, 0x80, 0xa2, 0xdc, 0xff, 0x7f, 0x01],
+        ), 0..40)) {
+            proptest::prop_assert_eq!(stop(&b), stop_bytewise(&b));
         }
     }
 

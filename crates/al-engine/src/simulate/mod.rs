@@ -109,6 +109,7 @@
 //! decided or its `timeout_at` passes). `crates/al-engine/tests/simulate.rs`
 //! asserts that the peak heap use over a log ten times longer is the same.
 
+mod facts;
 mod import;
 mod render;
 mod replay;
@@ -235,8 +236,9 @@ struct AgentInfo {
     delegation: Option<String>,
     /// Its breaker state after the last breaker entry.
     breaker: State,
-    /// Entries in the window decided while in THROTTLE.
-    throttled: u64,
+    /// Entries in the window decided while in THROTTLE (a cell, so that
+    /// one shared lookup serves both the count and the decision).
+    throttled: std::cell::Cell<u64>,
 }
 
 /// A delegation as the log records its creation.
@@ -281,6 +283,8 @@ pub struct Simulator<'p> {
     deadlines: BTreeSet<(Timestamp, u64)>,
     acc: Acc,
     error: Option<SimulationError>,
+    /// The metadata members the sets' conditions read.
+    metadata_keys: facts::MetadataKeys,
 }
 
 impl<'p> Simulator<'p> {
@@ -296,6 +300,10 @@ impl<'p> Simulator<'p> {
         if baseline.is_some() {
             acc.totals.baseline_mismatches = Some(0);
         }
+        let metadata_keys = facts::MetadataKeys::of(
+            std::iter::once(new).chain(baseline),
+            options.policy_limits.max_depth(),
+        );
         Simulator {
             new,
             baseline,
@@ -312,6 +320,7 @@ impl<'p> Simulator<'p> {
             deadlines: BTreeSet::new(),
             acc,
             error: None,
+            metadata_keys,
         }
     }
 
@@ -391,10 +400,10 @@ impl<'p> Simulator<'p> {
         let throttled = self
             .agents
             .iter()
-            .filter(|(_, a)| a.throttled > 0)
+            .filter(|(_, a)| a.throttled.get() > 0)
             .map(|(id, a)| ThrottledAgent {
                 agent_id: id.clone(),
-                entries: a.throttled,
+                entries: a.throttled.get(),
             })
             .collect();
         // The verifier hashed every row once; its result names the head.

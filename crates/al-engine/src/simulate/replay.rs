@@ -2,22 +2,21 @@
 //! carries (agents, delegations, breakers, approvals), re-deciding an
 //! action with the policy sets under test, and tallying the result.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use al_audit_chain::{EntryRef, Kind};
 use al_breaker::State;
 use al_policy::{ActionRequest, Agent, ConditionEvaluated, PolicySet};
-use al_types::{EntryId, Timestamp};
+use al_types::Timestamp;
 
+use super::facts::ActionFacts;
 use super::report::idx;
 use super::{
     AgentInfo, ApprovalFate, Decided, DelegationInfo, Example, FailingCondition, HeldExample,
     HeldReason, OpenApproval, Side, SimulationError, Simulator,
 };
 use crate::records::{
-    ActionRecord, ActionStatus, ApprovalEvent, DataItem, DelegationEvent, DenialReason, KeyEvent,
-    Record,
+    ActionStatus, ApprovalEvent, DelegationEvent, DenialReason, KeyEvent, Record,
 };
 
 impl Simulator<'_> {
@@ -39,12 +38,22 @@ impl Simulator<'_> {
                         .as_deref()
                         .is_none_or(|a| e.agent_id == Some(a));
                 if in_window {
-                    match record(e) {
-                        Ok(Record::Action(rec)) => {
-                            self.simulate(row, e.id, e.agent_id, e.timestamp, rec);
+                    // The members a re-decision reads, straight from the
+                    // bytes; anything the fast reader cannot prove is read
+                    // (and refused, and worded) the strict way.
+                    if let Some(facts) =
+                        ActionFacts::read(e.fields_bytes(), Some(&self.metadata_keys))
+                    {
+                        self.simulate(row, e, facts, None);
+                    } else {
+                        match record(e) {
+                            Ok(Record::Action(rec)) => {
+                                let facts = ActionFacts::of_record(&rec);
+                                self.simulate(row, e, facts, Some(&rec.conditions_evaluated));
+                            }
+                            Ok(_) => return self.invalid(row, "not an action record".into()),
+                            Err(m) => return self.invalid(row, m),
                         }
-                        Ok(_) => return self.invalid(row, "not an action record".into()),
-                        Err(m) => return self.invalid(row, m),
                     }
                 }
             }
@@ -78,7 +87,7 @@ impl Simulator<'_> {
                             name: name.into_owned(),
                             delegation: None,
                             breaker: State::Calibrating,
-                            throttled: 0,
+                            throttled: std::cell::Cell::new(0),
                         },
                     );
                 }
@@ -100,7 +109,7 @@ impl Simulator<'_> {
                         name: name.into_owned(),
                         delegation: Some(id.clone()),
                         breaker: State::Calibrating,
-                        throttled: 0,
+                        throttled: std::cell::Cell::new(0),
                     },
                 );
                 self.delegations.insert(
@@ -175,26 +184,27 @@ impl Simulator<'_> {
         }
     }
 
+    /// Re-decide one action. `conditions` are the recorded
+    /// `conditions_evaluated` when the record was read the strict way;
+    /// otherwise they are read from `e` only if an example needs them.
     fn simulate(
         &mut self,
         row: u64,
-        id: EntryId,
-        agent_id: Option<&str>,
-        at: Timestamp,
-        rec: ActionRecord<'static>,
+        e: &EntryRef<'_>,
+        facts: ActionFacts<'_>,
+        conditions: Option<&[ConditionEvaluated]>,
     ) {
-        let ActionRecord {
+        let (id, agent_id, at) = (e.id, e.agent_id, e.timestamp);
+        let ActionFacts {
             action_type,
             status: recorded,
             denial_reason,
             requested_at,
-            data_accessed,
+            data,
             metadata,
             policy_name,
             decided_as,
-            conditions_evaluated,
-            ..
-        } = rec;
+        } = facts;
         let keep = self.opts.examples_per_cell;
         let acc = &mut self.acc;
         acc.totals.in_window += 1;
@@ -219,20 +229,19 @@ impl Simulator<'_> {
             acc.hold(reason, keep, || held(None));
             return;
         }
-        let Some(agent) = agent_id.and_then(|a| self.agents.get_mut(a)) else {
+        // The agent is looked up once; its delegators only when it has some.
+        let Some(agent) = agent_id.and_then(|a| self.agents.get(a)) else {
             acc.hold(HeldReason::UnknownAgent, keep, || held(None));
             return;
         };
         if agent.breaker == State::Throttle {
-            agent.throttled += 1;
+            agent.throttled.set(agent.throttled.get() + 1);
         }
-        let data: Vec<al_policy::DataAccess> =
-            data_accessed.iter().map(DataItem::to_policy).collect();
         let req = match ActionRequest::new(
-            action_type.as_ref(),
+            action_type,
             requested_at,
             data,
-            metadata.into_owned(),
+            metadata,
             &self.opts.policy_limits,
         ) {
             Ok(r) => r,
@@ -245,10 +254,11 @@ impl Simulator<'_> {
         };
         let agent_id = agent_id.unwrap_or_default();
         acc.totals.simulated += 1;
-        let new = decide(self.new, &req, agent_id, &self.agents, &self.delegations);
+        let me = (agent_id, agent);
+        let new = decide(self.new, &req, me, &self.agents, &self.delegations);
         let old = match self.baseline {
             Some(b) => {
-                let d = decide(b, &req, agent_id, &self.agents, &self.delegations);
+                let d = decide(b, &req, me, &self.agents, &self.delegations);
                 if d.status != recorded
                     && let Some(m) = acc.totals.baseline_mismatches.as_mut()
                 {
@@ -259,8 +269,8 @@ impl Simulator<'_> {
             None => Decided {
                 status: recorded,
                 denial_reason,
-                policy: policy_name.map(Cow::into_owned),
-                decided_as: decided_as.map(Cow::into_owned),
+                policy: policy_name.map(str::to_owned),
+                decided_as: decided_as.map(str::to_owned),
             },
         };
         let (i, j) = (idx(old.status), idx(new.status));
@@ -282,13 +292,15 @@ impl Simulator<'_> {
         if let Some(examples) = acc.examples.get_mut(i).and_then(|r| r.get_mut(j))
             && examples.len() < keep
         {
-            let old_failing = match self.baseline {
-                Some(b) => failing(b, &req, &old, agent_id, &self.agents),
-                None => conditions_evaluated
-                    .iter()
-                    .filter(|c| !c.result)
-                    .map(failing_condition)
-                    .collect(),
+            let old_failing = match (self.baseline, conditions) {
+                (Some(b), _) => failing(b, &req, &old, agent_id, &self.agents),
+                (None, Some(c)) => recorded_failing(c),
+                // Read the fast way: the strict reader accepts these
+                // fields too (see `facts`), and has the conditions.
+                (None, None) => match record(e) {
+                    Ok(Record::Action(rec)) => recorded_failing(&rec.conditions_evaluated),
+                    _ => Vec::new(),
+                },
             };
             let new_failing = failing(self.new, &req, &new, agent_id, &self.agents);
             example = Some(examples.len());
@@ -296,7 +308,7 @@ impl Simulator<'_> {
                 row,
                 id,
                 agent_id: agent_id.to_owned(),
-                action_type: action_type.into_owned(),
+                action_type: action_type.to_owned(),
                 timestamp: at,
                 requested_at,
                 old: side(old, old_failing),
@@ -346,6 +358,14 @@ fn side(d: Decided, failing: Vec<FailingCondition>) -> Side {
     }
 }
 
+/// The failing conditions among recorded ones.
+fn recorded_failing(c: &[ConditionEvaluated]) -> Vec<FailingCondition> {
+    c.iter()
+        .filter(|c| !c.result)
+        .map(failing_condition)
+        .collect()
+}
+
 fn failing_condition(c: &ConditionEvaluated) -> FailingCondition {
     FailingCondition {
         field: c.field.clone(),
@@ -369,30 +389,22 @@ fn rank(s: ActionStatus) -> u8 {
 fn decide(
     set: &PolicySet,
     req: &ActionRequest,
-    agent_id: &str,
+    (agent_id, agent): (&str, &AgentInfo),
     agents: &BTreeMap<String, AgentInfo>,
     delegations: &BTreeMap<String, DelegationInfo>,
 ) -> Decided {
-    let one = |id: &str| {
-        agents.get(id).map(|a| {
-            let d = set.evaluate(req, &Agent { id, name: &a.name });
-            (
-                ActionStatus::from_policy(d.status),
-                d.denial_reason.map(DenialReason::from_policy),
-                d.policy,
-            )
-        })
+    let as_agent = |id: &str, a: &AgentInfo| {
+        let d = set.evaluate(req, &Agent { id, name: &a.name });
+        (
+            ActionStatus::from_policy(d.status),
+            d.denial_reason.map(DenialReason::from_policy),
+            d.policy,
+        )
     };
-    let Some((mut status, mut reason, mut policy)) = one(agent_id) else {
-        return Decided {
-            status: ActionStatus::Denied,
-            denial_reason: Some(DenialReason::PolicyDenied),
-            policy: None,
-            decided_as: None,
-        };
-    };
+    let one = |id: &str| agents.get(id).map(|a| as_agent(id, a));
+    let (mut status, mut reason, mut policy) = as_agent(agent_id, agent);
     let mut decided_as: Option<&str> = None;
-    let mut cur = agents.get(agent_id).and_then(|a| a.delegation.as_deref());
+    let mut cur = agent.delegation.as_deref();
     while let Some(di) = cur {
         let Some(d) = delegations.get(di) else { break };
         if rank(status) == 2 {
