@@ -14,6 +14,12 @@
 //! words every refusal. So acceptance and messages are the strict
 //! reader's; `tests/simulate.rs` holds the two together with a
 //! differential property test over records and mutated records.
+//!
+//! The bytes are canonical (an [`EntryRef`](al_audit_chain::EntryRef)'s
+//! fields: checked by `decode_ref` or written by the audit crate's
+//! encoders), so every string in them is UTF-8 already: the strings this
+//! reader returns are checked again (`&str` needs it), the ones it skips
+//! are not.
 
 use std::collections::BTreeSet;
 
@@ -133,7 +139,7 @@ impl<'a> ActionFacts<'a> {
                 }
                 b"delegation_id" => {
                     once(1 << 4)?;
-                    c.opt_string()?;
+                    c.skip_opt_string()?;
                 }
                 b"denial_reason" => {
                     once(1 << 5)?;
@@ -144,7 +150,7 @@ impl<'a> ActionFacts<'a> {
                 }
                 b"event_id" => {
                     once(1 << 6)?;
-                    c.opt_string()?;
+                    c.skip_opt_string()?;
                 }
                 b"metadata" => {
                     once(1 << 7)?;
@@ -175,7 +181,7 @@ impl<'a> ActionFacts<'a> {
                 }
                 b"policy_id" => {
                     once(1 << 9)?;
-                    c.opt_string()?;
+                    c.skip_opt_string()?;
                 }
                 b"policy_name" => {
                     once(1 << 10)?;
@@ -296,6 +302,16 @@ impl<'a> C<'a> {
         }
     }
 
+    /// `null` or a string, not read: [`opt_string`](Self::opt_string)
+    /// without the UTF-8 check the canonical bytes already passed.
+    fn skip_opt_string(&mut self) -> Option<()> {
+        match self.u8()? {
+            0x00 => Some(()),
+            0x06 => self.raw().map(|_| ()),
+            _ => None,
+        }
+    }
+
     /// A value as `serde_json` holds it; a container here is at `level`.
     fn value(&mut self, level: usize) -> Option<Value> {
         Some(match self.u8()? {
@@ -360,7 +376,6 @@ impl<'a> C<'a> {
                 let k = std::str::from_utf8(k).ok()?.to_owned();
                 m.insert(k, self.value(1)?);
             } else {
-                std::str::from_utf8(k).ok()?;
                 if self.skip(1)? >= keep.max_depth {
                     return Some(None);
                 }
@@ -391,7 +406,7 @@ impl<'a> C<'a> {
                 0
             }
             0x06 => {
-                self.str()?;
+                self.raw()?;
                 0
             }
             0x07 if level < MAX_LEVEL => {
@@ -410,7 +425,6 @@ impl<'a> C<'a> {
                         return None;
                     }
                     prev = Some(k);
-                    std::str::from_utf8(k).ok()?;
                     d = d.max(self.skip(level + 1)?);
                 }
                 d + 1
@@ -434,14 +448,14 @@ impl<'a> C<'a> {
                 return None;
             }
             self.skip(3)?;
-            if self.raw()? != b"field" {
+            if self.raw()? != b"field" || self.u8()? != 0x06 {
                 return None;
             }
-            self.string()?;
-            if self.raw()? != b"operator" {
+            self.raw()?;
+            if self.raw()? != b"operator" || self.u8()? != 0x06 {
                 return None;
             }
-            self.string()?;
+            self.raw()?;
             if self.raw()? != b"result" || !matches!(self.u8()?, 0x01 | 0x02) {
                 return None;
             }
