@@ -133,7 +133,7 @@ pub fn figures() -> BTreeMap<String, f64> {
         out.insert(name.into(), rate[2].round());
     }
 
-    append_vs_bound(&mut out);
+    append_figures(&mut out);
 
     // Verify vs raw SHA-256 over the very same canonical bytes, interleaved.
     let l = log(200_000, false);
@@ -310,6 +310,81 @@ pub fn append_vs_bound(out: &mut BTreeMap<String, f64>) {
         "append_typed_vs_sha_bound_ratio".into(),
         round3(ns[0] / ns[2]),
     );
+}
+
+/// First argument under which `perf-report` and the `append_ratio` example
+/// run only [`append_vs_bound`] and print its figures as JSON: the child
+/// process [`append_figures`] starts once per allocator configuration.
+pub const APPEND_ARG: &str = "--audit-append-child";
+
+/// The allocator configurations the append figures are measured under, each
+/// in a fresh child process: `(suffix of the figure names, GLIBC_TUNABLES)`.
+/// `None` removes the variable (glibc's defaults).
+pub const APPEND_CONFIGS: [(&str, Option<&str>); 3] = [
+    // glibc defaults: 4 KiB pages, freed memory returned to the kernel.
+    ("", None),
+    // glibc asks the kernel for transparent huge pages (`madvise`) for the
+    // heap and for mmapped chunks: a page fault maps 2 MiB instead of 4 KiB.
+    ("_thp", Some("glibc.malloc.hugetlb=1")),
+    // Huge pages, and the allocator keeps freed memory (chunks of up to
+    // 32 MiB come from the heap, which is never trimmed): a log built after
+    // another was dropped reuses its pages instead of faulting fresh ones.
+    (
+        "_thp_retained",
+        Some(
+            "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=8000000000",
+        ),
+    ),
+];
+
+/// Run by a child process started with [`APPEND_ARG`]: the figures of
+/// [`append_vs_bound`] as one JSON object on stdout.
+pub fn append_child() {
+    let mut out = BTreeMap::new();
+    append_vs_bound(&mut out);
+    println!("{}", serde_json::to_string(&out).unwrap());
+}
+
+/// The append-vs-bound figures under each of [`APPEND_CONFIGS`], in the
+/// same run: this binary re-runs itself with [`APPEND_ARG`] once per
+/// configuration (one after the other, so they do not compete) and the
+/// figures of each child are named with the configuration's suffix. The
+/// default configuration's figures keep the plain names. If a child cannot
+/// be started, its figures are measured in this process (default) or left
+/// out (the others), with a note on stderr.
+pub fn append_figures(out: &mut BTreeMap<String, f64>) {
+    for (suffix, tunables) in APPEND_CONFIGS {
+        match append_in_child(tunables) {
+            Ok(figures) => {
+                for (k, v) in figures {
+                    if suffix.is_empty() || k != "append_resident_bytes_per_entry" {
+                        out.insert(format!("{k}{suffix}"), v);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("audit append figures{suffix}: child process failed ({e})");
+                if suffix.is_empty() {
+                    append_vs_bound(out);
+                }
+            }
+        }
+    }
+}
+
+fn append_in_child(tunables: Option<&str>) -> Result<BTreeMap<String, f64>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg(APPEND_ARG);
+    match tunables {
+        Some(t) => cmd.env("GLIBC_TUNABLES", t),
+        None => cmd.env_remove("GLIBC_TUNABLES"),
+    };
+    let done = cmd.output().map_err(|e| e.to_string())?;
+    if !done.status.success() {
+        return Err(format!("exit status {}", done.status));
+    }
+    serde_json::from_slice(&done.stdout).map_err(|e| e.to_string())
 }
 
 /// Nanoseconds the first write to a fresh 4 KiB page costs (the page fault

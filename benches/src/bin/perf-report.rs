@@ -35,6 +35,11 @@ fn main() {
         al_benches::breaker::admit_observe_loop(&arg(2), arg(3).parse().unwrap_or(0));
         return;
     }
+    // Self-invocation per allocator configuration (see `al_benches::audit::append_figures`).
+    if std::env::args().nth(1).as_deref() == Some(al_benches::audit::APPEND_ARG) {
+        al_benches::audit::append_child();
+        return;
+    }
     let mut report: BTreeMap<&str, BTreeMap<String, f64>> = BTreeMap::new();
     let only = std::env::args().nth(1);
     let want = |area: &str| only.as_deref().is_none_or(|o| o == area);

@@ -18,11 +18,20 @@ impl<T: Copy, const CHUNK: usize> Default for Chunked<T, CHUNK> {
 }
 
 impl<T: Copy, const CHUNK: usize> Chunked<T, CHUNK> {
+    /// The first chunk starts small and doubles up to `CHUNK` (a power of
+    /// two, so doubling lands on it exactly); later chunks are allocated
+    /// whole. A short sequence (an upper Merkle level, a small log) so
+    /// holds at most twice its length, not a whole chunk.
     pub(crate) fn push(&mut self, v: T) {
+        const { assert!(CHUNK.is_power_of_two()) };
         match self.chunks.last_mut() {
             Some(c) if c.len() < CHUNK => c.push(v),
-            _ => {
-                let mut c = Vec::with_capacity(CHUNK);
+            last => {
+                let mut c = if last.is_none() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(CHUNK)
+                };
                 c.push(v);
                 self.chunks.push(c);
             }
@@ -46,6 +55,35 @@ impl<T: Copy, const CHUNK: usize> Chunked<T, CHUNK> {
                 .iter()
                 .map(|c| c.capacity() * std::mem::size_of::<T>())
                 .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against a plain `Vec`: every element where it was put, across the
+    /// doubling first chunk and whole later ones, and no chunk holds more
+    /// than `CHUNK` elements or (the first) more than twice its length.
+    #[test]
+    fn chunked_is_a_vec() {
+        let mut c: Chunked<u32, 8> = Chunked::default();
+        let mut v = Vec::new();
+        for i in 0..100u32 {
+            assert_eq!(c.len(), v.len());
+            for (j, x) in v.iter().enumerate() {
+                assert_eq!(c.get(j), Some(*x));
+            }
+            assert_eq!(c.get(v.len()), None);
+            for chunk in &c.chunks {
+                assert!(chunk.capacity() <= 8);
+            }
+            if let Some(first) = c.chunks.first() {
+                assert!(first.capacity() <= (2 * first.len()).max(4), "{i}");
+            }
+            c.push(i * 3);
+            v.push(i * 3);
+        }
     }
 }
 

@@ -51,12 +51,60 @@ fn largest_pow2_below(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
+/// The right edge of a tree of `size` leaves: `slots[h]` is the root of
+/// the complete subtree of height `h` on the edge when bit `h` of `size` is
+/// set (a stale value otherwise). Adding a leaf merges the subtrees of the
+/// trailing one bits of `size` into one and writes it to the slot of the
+/// first zero bit: no shifting, no truncate-and-push (binary carry).
+#[derive(Clone, Debug, Default)]
+struct Edge {
+    slots: Vec<Digest>,
+}
+
+impl Edge {
+    /// Add `leaf` as leaf number `size` (0-based), calling `done(height,
+    /// node)` for each interior node completed (heights 1, 2, ... in order).
+    #[inline]
+    fn push(&mut self, size: u64, leaf: Digest, mut done: impl FnMut(u32, &Digest)) {
+        let mut node = leaf;
+        let carries = size.trailing_ones();
+        for h in 0..carries {
+            let left = self.slots.get(h as usize).copied().unwrap_or_default();
+            node = node_hash(&left, &node);
+            done(h + 1, &node);
+        }
+        match self.slots.get_mut(carries as usize) {
+            Some(slot) => *slot = node,
+            // `carries` is the bit length of `size`: the edge grows by one.
+            None => self.slots.push(node),
+        }
+    }
+
+    /// The root of a tree of `size` leaves whose edge this is.
+    fn root(&self, size: u64) -> Digest {
+        let mut acc: Option<Digest> = None;
+        for (h, slot) in self.slots.iter().enumerate() {
+            if size.checked_shr(h as u32).unwrap_or(0) & 1 == 1 {
+                acc = Some(match acc {
+                    None => *slot,
+                    Some(right) => node_hash(slot, &right),
+                });
+            }
+        }
+        acc.unwrap_or_else(empty_root)
+    }
+
+    fn resident_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Digest>()
+    }
+}
+
 /// The tree.
 #[derive(Clone, Debug, Default)]
 pub struct MerkleTree {
     leaves: Chunked<Digest, HASH_CHUNK>,
     levels: Vec<Chunked<Digest, HASH_CHUNK>>,
-    frontier: Vec<(u32, Digest)>,
+    edge: Edge,
 }
 
 impl MerkleTree {
@@ -80,14 +128,7 @@ impl MerkleTree {
     /// The root at the current size (from the frontier: O(log n)).
     #[must_use]
     pub fn root(&self) -> Digest {
-        let mut it = self.frontier.iter().rev();
-        let Some(&(_, mut acc)) = it.next() else {
-            return empty_root();
-        };
-        for (_, left) in it {
-            acc = node_hash(left, &acc);
-        }
-        acc
+        self.edge.root(self.size())
     }
 
     fn leaf(&self, i: u64) -> Digest {
@@ -192,25 +233,20 @@ impl MerkleTree {
     }
 
     fn push_leaf(&mut self, leaf: Digest) {
+        let size = self.size();
         self.leaves.push(leaf);
-        self.frontier.push((0, leaf));
-        while let [.., (hl, l), (hr, r)] = self.frontier.as_slice() {
-            if hl != hr {
-                break;
-            }
-            let (height, node) = (hl + 1, node_hash(l, r));
-            self.frontier.truncate(self.frontier.len() - 2);
+        let levels = &mut self.levels;
+        self.edge.push(size, leaf, |height, node| {
             if height >= STORED_FROM_HEIGHT {
                 let level = (height - STORED_FROM_HEIGHT) as usize;
-                if self.levels.len() <= level {
-                    self.levels.push(Chunked::default());
+                if levels.len() <= level {
+                    levels.push(Chunked::default());
                 }
-                if let Some(l) = self.levels.get_mut(level) {
-                    l.push(node);
+                if let Some(l) = levels.get_mut(level) {
+                    l.push(*node);
                 }
             }
-            self.frontier.push((height, node));
-        }
+        });
     }
 
     /// Heap bytes held.
@@ -222,7 +258,7 @@ impl MerkleTree {
                 .iter()
                 .map(Chunked::resident_bytes)
                 .sum::<usize>()
-            + self.frontier.capacity() * std::mem::size_of::<(u32, Digest)>()
+            + self.edge.resident_bytes()
     }
 }
 
@@ -404,23 +440,15 @@ pub fn naive_root(entry_hashes: &[Digest]) -> Digest {
 /// root while streaming, in constant memory per level.
 #[derive(Clone, Debug, Default)]
 pub struct Frontier {
-    stack: Vec<(u32, Digest)>,
+    edge: Edge,
     size: u64,
 }
 
 impl Frontier {
     /// Add the leaf for `entry_hash`.
     pub fn push(&mut self, entry_hash: &Digest) {
-        self.stack.push((0, leaf_hash(entry_hash)));
+        self.edge.push(self.size, leaf_hash(entry_hash), |_, _| {});
         self.size += 1;
-        while let [.., (hl, l), (hr, r)] = self.stack.as_slice() {
-            if hl != hr {
-                break;
-            }
-            let merged = (hl + 1, node_hash(l, r));
-            self.stack.truncate(self.stack.len() - 2);
-            self.stack.push(merged);
-        }
     }
 
     /// Leaves so far.
@@ -432,13 +460,38 @@ impl Frontier {
     /// The root of the leaves so far.
     #[must_use]
     pub fn root(&self) -> Digest {
-        let mut it = self.stack.iter().rev();
-        let Some(&(_, mut acc)) = it.next() else {
-            return empty_root();
-        };
-        for (_, left) in it {
-            acc = node_hash(left, &acc);
+        self.edge.root(self.size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The binary-carry edge against the naive recursive root, at every
+    /// size to 300 (carries of up to 8 levels) and from both users of it.
+    #[test]
+    fn edge_roots_match_naive_at_every_size() {
+        let hashes: Vec<Digest> = (0u32..300).map(|i| Digest::of(&i.to_be_bytes())).collect();
+        let mut tree = MerkleTree::new();
+        let mut frontier = Frontier::default();
+        for n in 0..=hashes.len() {
+            let want = naive_root(hashes.get(..n).unwrap_or(&[]));
+            assert_eq!(tree.root(), want, "tree, size {n}");
+            assert_eq!(frontier.root(), want, "frontier, size {n}");
+            if let Some(h) = hashes.get(n) {
+                tree.push(h);
+                frontier.push(h);
+            }
         }
-        acc
+        // Every stored level holds the naive root of its aligned subtrees.
+        for (i, level) in tree.levels.iter().enumerate() {
+            let size = 1usize << (i as u32 + STORED_FROM_HEIGHT);
+            assert_eq!(level.len(), hashes.len() / size, "level {i}");
+            for j in 0..level.len() {
+                let sub = hashes.get(j * size..(j + 1) * size).unwrap_or(&[]);
+                assert_eq!(level.get(j), Some(naive_root(sub)), "level {i} node {j}");
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod alloc;
 mod chain;
 mod entry_ref;
 mod fast_line;

@@ -60,7 +60,8 @@ fn both<T: Serialize>(kind: Kind, agent: Option<&str>, rec: &T) -> Result<Vec<u8
         (Err(x), Err(y)) => assert_eq!(x.code(), y.code(), "{x} / {y}"),
         _ => panic!("optimised {typed:?} but reference {reference:?}"),
     }
-    // The map path is the same encoder: it must agree too.
+    // The map path is the same encoder: it must agree too (the same bytes,
+    // or the same error code).
     let mut b = AuditLog::new("acme");
     let mapped = b
         .append(&NewEntry {
@@ -71,6 +72,11 @@ fn both<T: Serialize>(kind: Kind, agent: Option<&str>, rec: &T) -> Result<Vec<u8
         })
         .map(|s| s.bytes.to_vec());
     assert_eq!(typed.as_ref().ok(), mapped.as_ref().ok());
+    assert_eq!(
+        typed.as_ref().err().map(ErrorCode::code),
+        mapped.as_ref().err().map(ErrorCode::code),
+        "map path: {mapped:?}"
+    );
     assert_eq!(
         a.head_hash(),
         b.head_hash(),

@@ -17,7 +17,8 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Everything before the fields object.
+/// Everything before the fields object. The fixed part (domain, version,
+/// row, kind) is assembled on the stack and written with one copy.
 pub(crate) fn header(
     out: &mut Vec<u8>,
     row: u64,
@@ -25,10 +26,16 @@ pub(crate) fn header(
     agent_id: Option<&str>,
     timestamp: Timestamp,
 ) {
-    out.extend_from_slice(DOMAIN);
-    out.push(VERSION);
-    out.extend_from_slice(&row.to_be_bytes());
-    out.push(kind.code());
+    const D: usize = DOMAIN.len();
+    let mut fixed = [0u8; D + 1 + 8 + 1];
+    let (domain, rest) = fixed.split_at_mut(D);
+    domain.copy_from_slice(DOMAIN);
+    let (version, rest) = rest.split_at_mut(1);
+    version.copy_from_slice(&[VERSION]);
+    let (r, k) = rest.split_at_mut(8);
+    r.copy_from_slice(&row.to_be_bytes());
+    k.copy_from_slice(&[kind.code()]);
+    out.extend_from_slice(&fixed);
     match agent_id {
         None => out.push(0),
         Some(a) => {
