@@ -222,8 +222,8 @@ proptest! {
         }
     }
 
-    /// The one-pass `evaluate_with_conditions` (the engine's hot path)
-    /// against the two-pass `explain`: same decision, same deciding
+    /// `evaluate_with_conditions` (the engine's hot path) against
+    /// `explain`: same decision, same deciding
     /// policy, same `conditions_evaluated`; and against `evaluate`.
     #[test]
     fn evaluate_with_conditions_agrees_with_explain(
@@ -297,9 +297,9 @@ proptest! {
     }
 }
 
-/// Past the 64 conditions whose results the decision keeps, and after the
-/// first false one, `evaluate_with_conditions` evaluates what is left: the
-/// list still equals `explain`'s.
+/// Past 64 conditions, and after the first false one (where the decision
+/// stops), `evaluate_with_conditions` still reports every condition: the
+/// list equals `explain`'s.
 #[test]
 fn evaluate_with_conditions_past_64_conditions() {
     let cond = |f: &str, v: Value| Condition {
