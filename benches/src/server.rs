@@ -371,7 +371,7 @@ const FLOOR_ANSWER: &str = "{\"status\":\"executed\",\"action_id\":\"01JDQ5Z6X00
 
 /// The floor of this machine's HTTP path: the same load generator against
 /// an axum server on the same 2-worker runtime whose only route reads the
-/// body and answers [`FLOOR_ANSWER`] — no authentication, no engine, no
+/// body and answers `FLOOR_ANSWER` — no authentication, no engine, no
 /// storage. No server on this stack and machine can beat it, so it is the
 /// ceiling the durable figure is read against.
 pub fn http_floor_run(per_conn: u64) -> HttpRun {
