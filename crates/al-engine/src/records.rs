@@ -287,12 +287,20 @@ fn conditions_in_key_order<S: serde::Serializer>(
 
     impl Serialize for InKeyOrder<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let c = self.0;
+            // Destructured without `..`: a member added to
+            // `ConditionEvaluated` stops the build here instead of being
+            // left out of the record.
+            let ConditionEvaluated {
+                expected,
+                field,
+                operator,
+                result,
+            } = self.0;
             let mut st = s.serialize_struct("ConditionEvaluated", 4)?;
-            st.serialize_field("expected", &c.expected)?;
-            st.serialize_field("field", &c.field)?;
-            st.serialize_field("operator", &c.operator)?;
-            st.serialize_field("result", &c.result)?;
+            st.serialize_field("expected", expected)?;
+            st.serialize_field("field", field)?;
+            st.serialize_field("operator", operator)?;
+            st.serialize_field("result", result)?;
             st.end()
         }
     }

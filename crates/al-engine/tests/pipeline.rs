@@ -145,7 +145,8 @@ fn allocations_per_action_stay_within_budget() {
         info.count_total
     );
     assert!(
-        per_action <= BUDGET_PER_ACTION,
-        "{per_action} allocations per action, over the budget of {BUDGET_PER_ACTION}"
+        info.count_total as usize <= BUDGET_PER_ACTION * ACTIONS,
+        "{} allocations in {ACTIONS} actions, over the budget of {BUDGET_PER_ACTION} per action",
+        info.count_total
     );
 }

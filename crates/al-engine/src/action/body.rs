@@ -25,6 +25,7 @@
 //! belong side by side.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt;
 
 use al_policy::ActionRequest;
@@ -332,15 +333,14 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
         strict.enter()?;
         let below = strict.child();
         let mut raw = RawBody::default();
-        // Unknown keys seen so far (only to refuse one repeated).
-        let mut unknown_seen: Vec<String> = Vec::new();
+        let mut unknown = UnknownKeys::default();
         while let Some(k) = map.next_key_seed(KeySeed)? {
             let twice = match k.as_ref() {
                 "action_type" => raw.action_type.is_some(),
                 "timestamp" => raw.timestamp.is_some(),
                 "data_accessed" => raw.data_accessed.is_some(),
                 "metadata" => raw.metadata.is_some(),
-                other => unknown_seen.iter().any(|s| s == other),
+                other => unknown.contains(other),
             };
             if twice {
                 return Err(strict.duplicate_key(&k));
@@ -354,15 +354,30 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
                     // Read (and checked), then dropped: an unknown key is
                     // refused whatever its value, even `null`.
                     map.next_value_seed(below)?;
-                    let k = k.into_owned();
-                    if raw.unknown.as_ref().is_none_or(|u| k < *u) {
-                        raw.unknown = Some(k.clone());
-                    }
-                    unknown_seen.push(k);
+                    unknown.add(k);
                 }
             }
         }
+        raw.unknown = unknown.smallest();
         Ok(Some(raw))
+    }
+}
+
+/// The unknown keys of one object read so far: a repeated one is refused
+/// (a search per key, so an object of n unknown keys costs O(n log n), not
+/// the O(n²) of scanning a list), and the smallest is the one named.
+#[derive(Default)]
+struct UnknownKeys(BTreeSet<String>);
+
+impl UnknownKeys {
+    fn contains(&self, k: &str) -> bool {
+        self.0.contains(k)
+    }
+    fn add(&mut self, k: Cow<'_, str>) {
+        self.0.insert(k.into_owned());
+    }
+    fn smallest(self) -> Option<String> {
+        self.0.into_iter().next()
     }
 }
 
@@ -539,13 +554,13 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         strict.enter()?;
         let below = strict.child();
         let mut f = ItemFields::default();
-        let mut unknown_seen: Vec<String> = Vec::new();
+        let mut unknown = UnknownKeys::default();
         while let Some(k) = map.next_key_seed(KeySeed)? {
             let twice = match k.as_ref() {
                 "type" => f.data_type.is_some(),
                 "count" => f.count.is_some(),
                 "sensitivity" => f.sensitivity.is_some(),
-                other => unknown_seen.iter().any(|s| s == other),
+                other => unknown.contains(other),
             };
             if twice {
                 return Err(strict.duplicate_key(&k));
@@ -556,14 +571,11 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
                 "sensitivity" => f.sensitivity = Some(map.next_value_seed(SlotSeed(below))?),
                 _ => {
                     map.next_value_seed(below)?;
-                    let k = k.into_owned();
-                    if f.unknown.as_ref().is_none_or(|u| k < *u) {
-                        f.unknown = Some(k.clone());
-                    }
-                    unknown_seen.push(k);
+                    unknown.add(k);
                 }
             }
         }
+        f.unknown = unknown.smallest();
         Ok(ItemRaw::Object(f))
     }
 }
@@ -748,6 +760,36 @@ mod tests {
             _ => prop_assert!(false, "{body}: {fast:?} vs {slow:?}"),
         }
         Ok(())
+    }
+
+    /// Objects of many distinct unknown keys, at the top and in a
+    /// `data_accessed` item, minified and pretty, with the last key
+    /// repeated or not: both readers agree (the one-pass reader keeps the
+    /// unknown keys in a search tree, not a list scanned per key).
+    #[test]
+    fn many_unknown_keys_agree() {
+        let keys = |n: usize| {
+            (0..n)
+                .rev()
+                .map(|i| format!("\"k{i:05}\":0"))
+                .collect::<Vec<_>>()
+        };
+        for sep in [",", ",\n  "] {
+            for repeat in [false, true] {
+                let mut top = keys(12_000);
+                let mut item = keys(12_000);
+                if repeat {
+                    top.push("\"k00007\":1".into());
+                    item.push("\"k00007\":1".into());
+                }
+                same(&format!("{{\"action_type\":\"a.b\",{}}}", top.join(sep))).unwrap();
+                same(&format!(
+                    "{{\"action_type\":\"a.b\",\"data_accessed\":[{{\"type\":\"t\",{}}}]}}",
+                    item.join(sep)
+                ))
+                .unwrap();
+            }
+        }
     }
 
     #[test]
