@@ -78,24 +78,41 @@ const CLIENT_THREADS: &str = "al-load";
 /// Thread name of the store's group-commit writer (`al-store`).
 const WRITER_THREAD: &str = "al-store-writer";
 
-/// CPU time (user + system, seconds) used so far by this process's live
-/// threads, summed by the thread-name prefixes given (`/proc/self/task`;
-/// Linux, 100 ticks per second). CPU time, unlike wall time, barely moves
-/// when other processes share the cores, so it is the stable cost figure.
-fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
+/// A per-thread figure read from `/proc/self/task/*/<file>`, summed by the
+/// thread-name prefixes given. `read` turns one thread's file into its
+/// name and its figure (`None`: skip the thread).
+fn sum_by_thread(
+    prefixes: &[&str],
+    file: &str,
+    read: impl Fn(&str) -> Option<(String, f64)>,
+) -> Vec<f64> {
     let mut out = vec![0.0; prefixes.len()];
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
     };
     for t in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+        let Some((name, v)) = std::fs::read_to_string(t.path().join(file))
+            .ok()
+            .and_then(|text| read(&text))
+        else {
             continue;
         };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if let Some(k) = prefixes.iter().position(|p| name.starts_with(p)) {
+            out[k] += v;
+        }
+    }
+    out
+}
+
+/// CPU time (user + system, seconds) used so far by this process's live
+/// threads, summed by the thread-name prefixes given (`/proc/self/task`;
+/// Linux, 100 ticks per second). CPU time, unlike wall time, barely moves
+/// when other processes share the cores, so it is the stable cost figure.
+fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
+    sum_by_thread(prefixes, "stat", |stat| {
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let comm = stat.get(open + 1..close)?;
+        let rest: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
         // Fields after `comm`: state is index 0; utime and stime are the
         // 14th and 15th fields of the whole line (indexes 11 and 12 here).
         let ticks = |i: usize| {
@@ -103,11 +120,8 @@ fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
         };
-        if let Some(k) = prefixes.iter().position(|p| comm.starts_with(p)) {
-            out[k] += (ticks(11) + ticks(12)) / 100.0;
-        }
-    }
-    out
+        Some((comm.to_owned(), (ticks(11) + ticks(12)) / 100.0))
+    })
 }
 
 /// Context switches (voluntary + involuntary) so far of this process's
@@ -115,14 +129,7 @@ fn cpu_seconds_by_thread(prefixes: &[&str]) -> Vec<f64> {
 /// (`/proc/self/task/*/status`). Each one is a sleep and a wake-up, the
 /// kernel work that CPU time per action hides inside "sys".
 fn context_switches_by_thread(prefixes: &[&str]) -> Vec<f64> {
-    let mut out = vec![0.0; prefixes.len()];
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        let Ok(status) = std::fs::read_to_string(t.path().join("status")) else {
-            continue;
-        };
+    sum_by_thread(prefixes, "status", |status| {
         let mut name = "";
         let mut n = 0.0;
         for line in status.lines() {
@@ -135,11 +142,8 @@ fn context_switches_by_thread(prefixes: &[&str]) -> Vec<f64> {
                 n += v.trim().parse::<f64>().unwrap_or(0.0);
             }
         }
-        if let Some(k) = prefixes.iter().position(|p| name.starts_with(p)) {
-            out[k] += n;
-        }
-    }
-    out
+        Some((name.to_owned(), n))
+    })
 }
 
 async fn request(

@@ -110,7 +110,7 @@ impl App {
         let waiters = Waiters::new(durable_now);
         let guard = HookGuard(Arc::clone(&waiters));
         store.set_durable_hook(Box::new(move |r| {
-            guard.0.publish(match r {
+            guard.publish(match r {
                 Ok(s) => Durable::Up(s),
                 Err(e) => Durable::Failed(e.to_string()),
             });

@@ -121,6 +121,14 @@ impl Waiters {
 /// the waiters are closed.
 pub(crate) struct HookGuard(pub(crate) Arc<Waiters>);
 
+impl HookGuard {
+    /// [`Waiters::publish`], through the guard, so that the hook closure
+    /// owns the guard itself (and drops it with the hook).
+    pub(crate) fn publish(&self, d: Durable) {
+        self.0.publish(d);
+    }
+}
+
 impl Drop for HookGuard {
     fn drop(&mut self) {
         self.0.close();
