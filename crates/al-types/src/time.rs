@@ -141,6 +141,19 @@ impl Timestamp {
     /// [`TimeError::Syntax`], [`TimeError::OutOfRange`] or
     /// [`TimeError::NotCanonical`].
     pub fn parse_canonical(s: &str) -> Result<Timestamp, TimeError> {
+        // The chrono-free reader accepts (tests hold it to the chrono path
+        // below); the chrono path then only words the error.
+        match Timestamp::from_canonical(s.as_bytes()) {
+            Some(t) => Ok(t),
+            None => Timestamp::parse_canonical_via_chrono(s),
+        }
+    }
+
+    /// `parse_canonical` through chrono: RFC 3339, then the spelling
+    /// compared with the one this type writes. The reference the
+    /// chrono-free reader is tested against, and the source of the words
+    /// of every error.
+    fn parse_canonical_via_chrono(s: &str) -> Result<Timestamp, TimeError> {
         let t = Timestamp::parse_rfc3339(s)?;
         let expected = t.to_rfc3339();
         if expected == s {
@@ -446,7 +459,7 @@ mod tests {
             "1969-12-31T23:59:59.999Z",
             "2000-02-29T10:11:12Z",
         ] {
-            let want = Timestamp::parse_canonical(s).unwrap();
+            let want = Timestamp::parse_canonical_via_chrono(s).unwrap();
             assert_eq!(Timestamp::from_canonical(s.as_bytes()), Some(want), "{s}");
         }
         for s in [
@@ -472,7 +485,7 @@ mod tests {
             "",
         ] {
             assert_eq!(Timestamp::from_canonical(s.as_bytes()), None, "{s}");
-            assert!(Timestamp::parse_canonical(s).is_err(), "{s}");
+            assert!(Timestamp::parse_canonical_via_chrono(s).is_err(), "{s}");
         }
     }
 
@@ -522,7 +535,7 @@ mod tests {
         /// accepts, with the same instant.
         #[test]
         fn from_canonical_agrees_with_parse_canonical(b in near_canonical()) {
-            let strict = std::str::from_utf8(&b).ok().and_then(|s| Timestamp::parse_canonical(s).ok());
+            let strict = std::str::from_utf8(&b).ok().and_then(|s| Timestamp::parse_canonical_via_chrono(s).ok());
             prop_assert_eq!(Timestamp::from_canonical(&b), strict, "{:?}", String::from_utf8_lossy(&b));
         }
     }
