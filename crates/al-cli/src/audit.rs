@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use al_audit_chain::{
     AuditLog, ChainVerifier, Ed25519Signer, Ed25519Verifier, Error, FailureCode, JsonlVerifier,
-    LogConfig, NoteVerifier, Proof, ProofError, SignedCheckpoint, Verification, VerifiedCheckpoint,
-    merkle,
+    LineReader, LogConfig, NoteVerifier, Proof, ProofError, SignedCheckpoint, Verification,
+    VerifiedCheckpoint, merkle,
 };
 use al_types::{Digest, EntryId, ErrorCode, Timestamp};
 use clap::{Args, Subcommand};
@@ -327,25 +327,22 @@ pub fn verify(args: &VerifyArgs, json: bool) -> Result<Answer, UsageError> {
         );
         b
     });
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut lines = LineReader::new(BufReader::with_capacity(crate::io::READ_BUFFER, file));
     let unreadable =
         |e: std::io::Error| UsageError(format!("cannot read `{}`: {e}", log.display()));
     let v = if threads <= 1 {
         let mut v = JsonlVerifier::new(chain);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(unreadable)?;
-            if n == 0 || !v.push_line(&line) {
+        while let Some(line) = lines.next_line().map_err(unreadable)? {
+            if !v.push_line(line) {
                 break;
             }
             if let Some(b) = &bar {
-                b.inc(n as u64);
+                b.inc(line.len() as u64);
             }
         }
         v.finish(now()?)
     } else {
-        verify_threaded(&mut reader, chain, threads, bar.as_ref(), log)?
+        verify_threaded(&mut lines, chain, threads, bar.as_ref(), log)?
     };
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -369,7 +366,7 @@ fn parse_one(line: &[u8]) -> ParsedLine {
 /// dominates), then chain them in order. Memory stays bounded by one batch
 /// per thread.
 fn verify_threaded(
-    reader: &mut dyn BufRead,
+    reader: &mut LineReader<impl BufRead>,
     mut chain: ChainVerifier,
     threads: usize,
     bar: Option<&indicatif::ProgressBar>,
@@ -381,17 +378,14 @@ fn verify_threaded(
     'outer: loop {
         let mut lines: Vec<Vec<u8>> = Vec::with_capacity(BATCH * threads);
         for _ in 0..BATCH * threads {
-            let mut l = Vec::new();
-            let n = reader
-                .read_until(b'\n', &mut l)
+            let l = reader
+                .next_line()
                 .map_err(|e| UsageError(format!("cannot read `{}`: {e}", log.display())))?;
-            if n == 0 {
-                break;
-            }
+            let Some(l) = l else { break };
             if let Some(b) = bar {
-                b.inc(n as u64);
+                b.inc(l.len() as u64);
             }
-            lines.push(l);
+            lines.push(l.to_vec());
         }
         if lines.is_empty() {
             break;

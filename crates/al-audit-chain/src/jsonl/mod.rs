@@ -16,11 +16,13 @@
 //! ([`encode_line`]); both give the same bytes, errors and locations.
 
 mod fast;
+mod lines;
 mod read;
 mod write;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use fast::transcode;
+pub use lines::{LineReader, MAX_LINE_READ};
 #[cfg(feature = "fuzzing")]
 pub(crate) use read::encode_line_strict;
 pub(crate) use read::integers;

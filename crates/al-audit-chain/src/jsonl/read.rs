@@ -1,11 +1,12 @@
 //! The strict JSON Lines reader (`docs/audit-encoding.md`, "JSON Lines").
 
 use std::borrow::Cow;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use al_types::{Digest, EntryId, Timestamp, json};
 use serde_json::{Map, Value};
 
+use super::LineReader;
 use crate::entry::{Entry, Kind, MAX_DEPTH, MAX_ENTRY_BYTES, validate_fields};
 use crate::error::{EntryProblem, Error, LineProblem};
 use crate::log::{AuditLog, LogConfig};
@@ -233,20 +234,6 @@ pub(crate) fn encode_line_strict(line: &[u8], buf: &mut Vec<u8>) -> Result<Diges
     Ok(stored)
 }
 
-/// Read the next line (newline excluded) into `line`; `false` at the end.
-/// A line longer than [`MAX_LINE_BYTES`] is cut there, so memory stays
-/// bounded; the cut line is then refused as too large.
-fn next_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<bool> {
-    line.clear();
-    let n = (&mut *input)
-        .take(MAX_LINE_BYTES as u64 + 2)
-        .read_until(b'\n', line)?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    Ok(n > 0)
-}
-
 impl AuditLog {
     /// Load a log from JSON Lines, verifying every line as it is read
     /// (strict reader, stored hash, row and chain).
@@ -261,17 +248,16 @@ impl AuditLog {
     ) -> Result<AuditLog, Error> {
         let mut log = AuditLog::with_config(org_id, config);
         let mut buf = Vec::with_capacity(1024);
-        let mut line = Vec::with_capacity(1024);
+        let mut lines = LineReader::new(input);
         let mut n = 0u64;
         loop {
             n += 1;
-            let more = next_line(input, &mut line).map_err(|e| {
+            let line = lines.next_line().map_err(|e| {
                 Error::line_problem(LineProblem::Unreadable(e.to_string())).at_line(n)
             })?;
-            if !more {
-                break;
-            }
-            let stored = encode_line(&line, &mut buf).map_err(|e| e.at_line(n))?;
+            let Some(line) = line else { break };
+            let text = line.strip_suffix(b"\n").unwrap_or(line);
+            let stored = encode_line(text, &mut buf).map_err(|e| e.at_line(n))?;
             let computed = Digest::of(&buf);
             if computed != stored {
                 return Err(
@@ -332,9 +318,9 @@ impl JsonlVerifier {
     /// # Errors
     /// The reader's I/O error.
     pub fn push_all(&mut self, input: &mut dyn BufRead) -> std::io::Result<()> {
-        let mut line = Vec::with_capacity(1024);
-        while next_line(input, &mut line)? {
-            if !self.push_line(&line) {
+        let mut lines = LineReader::new(input);
+        while let Some(line) = lines.next_line()? {
+            if !self.push_line(line) {
                 break;
             }
         }
