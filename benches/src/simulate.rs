@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use al_audit_chain::{ChainVerifier, JsonlVerifier, MAX_LINE_BYTES, write_line};
+use al_audit_chain::{ChainVerifier, JsonlVerifier, LineReader, write_line};
 use al_engine::simulate::{SimulationOptions, SimulationReport, Simulator};
 use al_engine::{ActionCall, DeterministicEntropy, Effects, Engine, EngineConfig, ImportOptions};
 use al_policy::{Format, Manifest, PolicySet};
@@ -139,21 +139,23 @@ pub fn write_log(path: &Path, rows: u64) -> u64 {
     written
 }
 
+/// The read buffer, as `al` uses (`al-cli/src/io.rs`, `READ_BUFFER`).
+pub const READ_BUFFER: usize = 64 << 10;
+
 fn lines(path: &Path, mut f: impl FnMut(&[u8]) -> bool) -> u64 {
-    let mut r = BufReader::with_capacity(1 << 20, File::open(path).unwrap());
-    let mut line = Vec::with_capacity(4096);
+    let cap = std::env::var("AL_BENCH_READ_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(READ_BUFFER);
+    let mut r = LineReader::new(BufReader::with_capacity(cap, File::open(path).unwrap()));
     let mut bytes = 0u64;
-    loop {
-        line.clear();
-        let n = (&mut r)
-            .take(MAX_LINE_BYTES as u64 + 2)
-            .read_until(b'\n', &mut line)
-            .unwrap();
-        if n == 0 || !f(&line) {
-            return bytes;
+    while let Some(line) = r.next_line().unwrap() {
+        if !f(line) {
+            break;
         }
-        bytes += n as u64;
+        bytes += line.len() as u64;
     }
+    bytes
 }
 
 /// Stream the file through the simulator, as `al simulate` does.
@@ -161,7 +163,7 @@ fn lines(path: &Path, mut f: impl FnMut(&[u8]) -> bool) -> u64 {
 /// # Panics
 /// If the log does not simulate.
 pub fn simulate_file(path: &Path, new: &PolicySet) -> SimulationReport {
-    let mut sim = Simulator::new(new, None, SimulationOptions::default());
+    let mut sim = Simulator::new(new, None, SimulationOptions::new([9; 16]));
     lines(path, |l| {
         sim.push_line(l).unwrap();
         true

@@ -2,10 +2,10 @@
 //! audit log recorded. Reading files and printing is here; verifying,
 //! decoding, re-deciding and the report are `al_engine::simulate`'s.
 
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use al_audit_chain::MAX_LINE_BYTES;
+use al_audit_chain::LineReader;
 use al_engine::simulate::{
     DEFAULT_EXAMPLES_PER_CELL, RenderStyle, SimulationError, SimulationOptions, SimulationReport,
     Simulator,
@@ -89,6 +89,10 @@ pub fn simulate(args: &SimulateArgs, format: OutFormat) -> Result<Answer, UsageE
     }
     let new = policy_set(&args.policies)?;
     let baseline = args.baseline.as_deref().map(policy_set).transpose()?;
+    // The agent table's hash key: agent ids are whatever the log says.
+    let mut hash_seed = [0u8; 16];
+    getrandom::fill(&mut hash_seed)
+        .map_err(|e| UsageError(format!("no randomness available: {e}")))?;
     let mut sim = Simulator::new(
         &new,
         baseline.as_ref(),
@@ -97,7 +101,7 @@ pub fn simulate(args: &SimulateArgs, format: OutFormat) -> Result<Answer, UsageE
             until,
             agent_id: args.agent.clone(),
             examples_per_cell: args.examples,
-            ..SimulationOptions::default()
+            ..SimulationOptions::new(hash_seed)
         },
     );
     let log = args.log.as_path();
@@ -161,8 +165,9 @@ fn progress(size: u64) -> Option<indicatif::ProgressBar> {
     })
 }
 
-/// Feed JSON Lines, one reused buffer; a line longer than the reader's
-/// limit is cut there (memory stays bounded) and then refused by it.
+/// Feed JSON Lines, each handed over in place from the reader's buffer; a
+/// line longer than the reader's limit is cut there (memory stays bounded)
+/// and then refused by it.
 fn feed_lines(
     sim: &mut Simulator<'_>,
     file: std::fs::File,
@@ -170,22 +175,17 @@ fn feed_lines(
 ) -> Result<Result<(), SimulationError>, UsageError> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(size);
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(4096);
+    let mut lines = LineReader::new(BufReader::with_capacity(crate::io::READ_BUFFER, file));
     let result = loop {
-        line.clear();
-        let n = (&mut reader)
-            .take(MAX_LINE_BYTES as u64 + 2)
-            .read_until(b'\n', &mut line)
+        let line = lines
+            .next_line()
             .map_err(|e| UsageError(format!("cannot read `{}`: {e}", log.display())))?;
-        if n == 0 {
-            break Ok(());
-        }
-        if let Err(e) = sim.push_line(&line) {
+        let Some(line) = line else { break Ok(()) };
+        if let Err(e) = sim.push_line(line) {
             break Err(e);
         }
         if let Some(b) = &bar {
-            b.inc(n as u64);
+            b.inc(line.len() as u64);
         }
     };
     if let Some(b) = bar {

@@ -26,6 +26,9 @@ use al_policy::{Format, Manifest, PolicySet};
 use al_types::{Digest, ErrorCode, Timestamp};
 use serde_json::{Map, Value, json};
 
+/// The agent table's hash key in these tests (a host passes random bytes).
+const SEED: [u8; 16] = [7; 16];
+
 pub fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/simulate")
 }
@@ -404,7 +407,7 @@ fn options(c: &Case) -> SimulationOptions {
         until: c.until.as_deref().map(t),
         agent_id: c.agent.clone(),
         examples_per_cell: c.examples.unwrap_or(5),
-        ..SimulationOptions::default()
+        ..SimulationOptions::new(SEED)
     }
 }
 
@@ -484,7 +487,7 @@ fn the_recorded_case_says_what_happened() {
         None,
         SimulationOptions {
             until: Some(t("2026-11-24T09:30:00Z")),
-            ..SimulationOptions::default()
+            ..SimulationOptions::new(SEED)
         },
     )
     .unwrap();
@@ -565,7 +568,7 @@ fn the_recorded_case_says_what_happened() {
 
     // The whole log: the runaway's throttled entries, the last deploy
     // still pending, every action accounted for.
-    let all = run_lines(&log, &new, None, SimulationOptions::default()).unwrap();
+    let all = run_lines(&log, &new, None, SimulationOptions::new(SEED)).unwrap();
     assert_eq!(all.totals.in_window, all.log.actions);
     assert_eq!(cell(&all, Requested, Executed), 5);
     let fates = all
@@ -585,7 +588,7 @@ fn the_manifest_the_org_ran_changes_nothing_either_way() {
     let log = read("log.jsonl");
     let old = set(&read("old.yaml"));
     for base in [None, Some(&old)] {
-        let r = run_lines(&log, &old, base, SimulationOptions::default()).unwrap();
+        let r = run_lines(&log, &old, base, SimulationOptions::new(SEED)).unwrap();
         assert!(!r.has_changes(), "{}", r.to_json());
         assert_eq!(r.totals.same_status_other_policy, 0);
         assert_eq!(r.totals.baseline_mismatches, base.map(|_| 0));
@@ -596,12 +599,12 @@ fn the_manifest_the_org_ran_changes_nothing_either_way() {
 fn canonical_entries_simulate_like_json_lines() {
     let h = scenario();
     let new = set(&read("new.yaml"));
-    let a = run_lines(&h.jsonl(), &new, None, SimulationOptions::default()).unwrap();
+    let a = run_lines(&h.jsonl(), &new, None, SimulationOptions::new(SEED)).unwrap();
     let b = simulate_entries(
         h.bytes.iter().map(Vec::as_slice),
         &new,
         None,
-        SimulationOptions::default(),
+        SimulationOptions::new(SEED),
     )
     .unwrap();
     assert_eq!(a, b);
@@ -616,14 +619,14 @@ fn the_import_preview_is_the_baseline_simulation() {
             &h.svc,
             &new,
             ImportOptions::default(),
-            SimulationOptions::default(),
+            SimulationOptions::new(SEED),
         )
         .unwrap();
     let cli = run_lines(
         &h.jsonl(),
         &set(&new),
         Some(&set(&read("old.yaml"))),
-        SimulationOptions::default(),
+        SimulationOptions::new(SEED),
     )
     .unwrap();
     // Without `prune`, `no-drops` stays: drops stay denied.
@@ -641,7 +644,7 @@ fn the_import_preview_is_the_baseline_simulation() {
                 prune: true,
                 ..ImportOptions::default()
             },
-            SimulationOptions::default(),
+            SimulationOptions::new(SEED),
         )
         .unwrap();
     assert_eq!(pruned.changes, cli.changes);
@@ -656,7 +659,7 @@ fn the_import_preview_is_the_baseline_simulation() {
             &agent_key,
             &new,
             ImportOptions::default(),
-            SimulationOptions::default(),
+            SimulationOptions::new(SEED),
         )
         .unwrap_err();
     assert_eq!(
@@ -669,7 +672,7 @@ fn the_import_preview_is_the_baseline_simulation() {
             &h.svc,
             "version: 1\npolicies:\n  - { name: x, action_type: a.b, efect: allow }\n",
             ImportOptions::default(),
-            SimulationOptions::default(),
+            SimulationOptions::new(SEED),
         )
         .unwrap_err();
     assert_eq!(e.http_status(), 400, "{e}");
@@ -681,7 +684,7 @@ fn a_broken_chain_names_its_row_and_stops() {
     let new = set(&read("new.yaml"));
     let lines: Vec<&str> = log.lines().collect();
     let run =
-        |lines: &[String]| run_lines(&lines.join("\n"), &new, None, SimulationOptions::default());
+        |lines: &[String]| run_lines(&lines.join("\n"), &new, None, SimulationOptions::new(SEED));
     let owned = |f: &dyn Fn(&mut Vec<String>)| {
         let mut v: Vec<String> = lines.iter().map(|s| (*s).to_owned()).collect();
         f(&mut v);
@@ -705,7 +708,7 @@ fn a_broken_chain_names_its_row_and_stops() {
     assert_eq!(e.row(), 3, "{e}");
     assert!(e.to_string().contains("UNDECODABLE"), "{e}");
     // Every later push repeats the error; nothing is reported.
-    let mut sim = Simulator::new(&new, None, SimulationOptions::default());
+    let mut sim = Simulator::new(&new, None, SimulationOptions::new(SEED));
     for l in &garbage[..3] {
         let _ = sim.push_line(l.as_bytes());
     }
@@ -776,13 +779,87 @@ fn action_fields(action_type: &str, metadata: Value) -> Map<String, Value> {
     .unwrap()
 }
 
+/// Many agents, registered, throttled by their breakers and acting, in an
+/// order that is neither their ids' nor any hasher's.
+fn many_agents_log(n: usize) -> String {
+    let mut log = AuditLog::new("acme");
+    let at = t("2026-11-28T12:00:00Z");
+    let mut out = String::new();
+    let mut push = |kind, agent: &str, fields: Value| {
+        let Value::Object(fields) = fields else {
+            panic!()
+        };
+        let s = log
+            .append(&al_audit_chain::NewEntry {
+                kind,
+                agent_id: Some(agent.to_owned()),
+                timestamp: at,
+                fields,
+            })
+            .unwrap();
+        let (row, hash) = (s.row, s.hash);
+        out.push_str(&entry_to_line(&log.entry(row).unwrap(), &hash));
+        out.push('\n');
+    };
+    let ids: Vec<String> = (0..n).map(|i| format!("agt_{:04}", (i * 37) % n)).collect();
+    for id in &ids {
+        let key = Record::Key(KeyRecord {
+            event: KeyEvent::AgentRegistered,
+            key_kind: KeyKind::Agent,
+            key_hash: Some(Digest::of(id.as_bytes())),
+            revoked_key_hash: None,
+            org_id: None,
+            name: Some(id.clone().into()),
+            description: None,
+        });
+        push(Kind::Key, id, Value::Object(key.to_fields().unwrap()));
+        push(
+            Kind::Breaker,
+            id,
+            json!({"cause": "action", "enforcement": false, "from": "WARN", "reason": "anomaly",
+                   "score": 77, "signal": "frequency_spike", "to": "THROTTLE"}),
+        );
+    }
+    for id in ids.iter().rev() {
+        push(
+            Kind::Action,
+            id,
+            Value::Object(action_fields("pr.merge", json!({}))),
+        );
+    }
+    out
+}
+
+#[test]
+fn the_report_does_not_depend_on_the_hash_seed() {
+    let log = many_agents_log(60);
+    let new = set("version: 1\npolicies:\n  - { name: any, action_type: '*', effect: deny }\n");
+    let reports: Vec<SimulationReport> = [[0u8; 16], [1; 16], [0xa5; 16], SEED]
+        .into_iter()
+        .map(|seed| run_lines(&log, &new, None, SimulationOptions::new(seed)).unwrap())
+        .collect();
+    let first = &reports[0];
+    assert_eq!(first.throttled.len(), 60);
+    assert_eq!(first.by_agent.len(), 60);
+    assert!(
+        first
+            .throttled
+            .windows(2)
+            .all(|w| w[0].agent_id < w[1].agent_id),
+        "throttled agents in id order"
+    );
+    for r in &reports[1..] {
+        assert_eq!(r.to_json(), first.to_json());
+    }
+}
+
 #[test]
 fn a_record_that_does_not_fit_its_layout_is_invalid_record() {
     let new = set("version: 1\npolicies:\n  - { name: any, action_type: '*', effect: allow }\n");
     let mut bad = action_fields("pr.merge", json!({}));
     bad.insert("surprise".into(), json!(true));
     let log = hand_log(&[(Some("agt_1"), bad)]);
-    let e = run_lines(&log, &new, None, SimulationOptions::default()).unwrap_err();
+    let e = run_lines(&log, &new, None, SimulationOptions::new(SEED)).unwrap_err();
     assert_eq!((e.code(), e.row()), ("INVALID_RECORD", 2), "{e}");
     assert!(e.to_string().contains("surprise"), "{e}");
     // Outside the window the action is not decoded: only what is simulated must fit.
@@ -792,7 +869,7 @@ fn a_record_that_does_not_fit_its_layout_is_invalid_record() {
         None,
         SimulationOptions {
             agent_id: Some("agt_2".into()),
-            ..SimulationOptions::default()
+            ..SimulationOptions::new(SEED)
         },
     )
     .unwrap();
@@ -811,7 +888,7 @@ fn unknown_agents_and_requests_past_the_limits_are_held() {
     ]);
     let opts = SimulationOptions {
         policy_limits: al_policy::Limits::builder().max_depth(4).build().unwrap(),
-        ..SimulationOptions::default()
+        ..SimulationOptions::new(SEED)
     };
     let r = run_lines(&log, &new, None, opts).unwrap();
     let held: Vec<(HeldReason, u64)> = r.held.iter().map(|h| (h.reason, h.count)).collect();
@@ -992,7 +1069,7 @@ mod properties {
             }
             let new = set(&text);
             for base in [None, Some(&new)] {
-                let r = run_lines(&h.jsonl(), &new, base, SimulationOptions::default()).unwrap();
+                let r = run_lines(&h.jsonl(), &new, base, SimulationOptions::new(SEED)).unwrap();
                 prop_assert!(!r.has_changes(), "{}", r.to_json());
                 prop_assert_eq!(r.totals.same_status_other_policy, 0, "{}", r.to_json());
                 prop_assert_eq!(r.totals.baseline_mismatches, base.map(|_| 0));
@@ -1008,7 +1085,7 @@ fn the_self_simulation_property_can_fail() {
     // report the entries it decides differently.
     let log = read("log.jsonl");
     let tweaked = read("old.yaml").replace("value: 100", "value: 99");
-    let r = run_lines(&log, &set(&tweaked), None, SimulationOptions::default()).unwrap();
+    let r = run_lines(&log, &set(&tweaked), None, SimulationOptions::new(SEED)).unwrap();
     assert!(r.has_changes());
     assert_eq!(r.totals.changed, 1, "{}", r.to_json());
 }
@@ -1046,7 +1123,7 @@ mod memory {
     fn peak(text: &str, new: &PolicySet) -> (u64, SimulationReport) {
         let mut report = None;
         let info = allocation_counter::measure(|| {
-            let mut sim = Simulator::new(new, None, SimulationOptions::default());
+            let mut sim = Simulator::new(new, None, SimulationOptions::new(SEED));
             for line in text.split_inclusive('\n') {
                 sim.push_line(line.as_bytes()).unwrap();
             }

@@ -40,7 +40,8 @@ const MAX_LEVEL: usize = 64;
 /// whole map is rebuilt so that the refusal is the request's own.
 #[derive(Debug, Default)]
 pub(crate) struct MetadataKeys {
-    keys: BTreeSet<Vec<u8>>,
+    /// Sorted, without repeats.
+    keys: Vec<Vec<u8>>,
     max_depth: usize,
 }
 
@@ -60,7 +61,23 @@ impl MetadataKeys {
                 }
             }
         }
-        MetadataKeys { keys, max_depth }
+        MetadataKeys {
+            keys: keys.into_iter().collect(),
+            max_depth,
+        }
+    }
+
+    /// Whether a condition reads the member `key`. Manifests name a few
+    /// metadata fields: a scan that compares lengths first beats a tree
+    /// walk until there are many.
+    fn contains(&self, key: &[u8]) -> bool {
+        if self.keys.len() <= 16 {
+            self.keys.iter().any(|k| k.as_slice() == key)
+        } else {
+            self.keys
+                .binary_search_by(|k| k.as_slice().cmp(key))
+                .is_ok()
+        }
     }
 }
 
@@ -143,7 +160,7 @@ impl<'a> ActionFacts<'a> {
                 }
                 b"denial_reason" => {
                     once(1 << 5)?;
-                    denial_reason = match c.opt_string()? {
+                    denial_reason = match c.opt_raw_string()? {
                         None => None,
                         Some(s) => Some(denial_reason_of(s)?),
                     };
@@ -172,9 +189,9 @@ impl<'a> ActionFacts<'a> {
                 }
                 b"policy_digest" => {
                     once(1 << 8)?;
-                    if let Some(d) = c.opt_string()? {
-                        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-                        if d.len() != 64 || !d.bytes().all(hex) {
+                    if let Some(d) = c.opt_raw_string()? {
+                        let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+                        if d.len() != 64 || !d.iter().all(hex) {
                             return None;
                         }
                     }
@@ -199,11 +216,11 @@ impl<'a> ActionFacts<'a> {
                 }
                 b"requested_at" => {
                     once(1 << 12)?;
-                    requested_at = Some(Timestamp::from_canonical(c.string()?.as_bytes())?);
+                    requested_at = Some(Timestamp::from_canonical(c.raw_string()?)?);
                 }
                 b"status" => {
                     once(1 << 13)?;
-                    status = Some(status_of(c.string()?)?);
+                    status = Some(status_of(c.raw_string()?)?);
                 }
                 _ => return None,
             }
@@ -224,27 +241,38 @@ impl<'a> ActionFacts<'a> {
     }
 }
 
-fn status_of(s: &str) -> Option<ActionStatus> {
-    [
-        ActionStatus::Executed,
-        ActionStatus::Denied,
-        ActionStatus::Requested,
-        ActionStatus::PolicyNotFound,
-    ]
-    .into_iter()
-    .find(|v| v.as_str() == s)
+// The enumerations are matched as bytes (a match is ASCII, so UTF-8),
+// each against literals the compiler compares inline.
+fn status_of(s: &[u8]) -> Option<ActionStatus> {
+    Some(match s {
+        b"executed" => ActionStatus::Executed,
+        b"denied" => ActionStatus::Denied,
+        b"requested" => ActionStatus::Requested,
+        b"policy_not_found" => ActionStatus::PolicyNotFound,
+        _ => return None,
+    })
 }
 
-fn denial_reason_of(s: &str) -> Option<DenialReason> {
-    [
-        DenialReason::PolicyDenied,
-        DenialReason::ConditionsDenied,
-        DenialReason::PolicyTampered,
-        DenialReason::DelegationScope,
-        DenialReason::AgentHalted,
-    ]
-    .into_iter()
-    .find(|v| v.code() == s)
+fn denial_reason_of(s: &[u8]) -> Option<DenialReason> {
+    Some(match s {
+        b"POLICY_DENIED" => DenialReason::PolicyDenied,
+        b"CONDITIONS_DENIED" => DenialReason::ConditionsDenied,
+        b"POLICY_TAMPERED" => DenialReason::PolicyTampered,
+        b"DELEGATION_SCOPE" => DenialReason::DelegationScope,
+        b"AGENT_HALTED" => DenialReason::AgentHalted,
+        _ => return None,
+    })
+}
+
+fn sensitivity_of(s: &[u8]) -> Option<Sensitivity> {
+    Some(match s {
+        b"public" => Sensitivity::Public,
+        b"low" => Sensitivity::Low,
+        b"medium" => Sensitivity::Medium,
+        b"high" => Sensitivity::High,
+        b"critical" => Sensitivity::Critical,
+        _ => return None,
+    })
 }
 
 /// A cursor over canonical bytes.
@@ -293,6 +321,24 @@ impl<'a> C<'a> {
         self.str()
     }
 
+    /// A string value's bytes (tag `0x06`), not checked as UTF-8 (the
+    /// canonical bytes were).
+    fn raw_string(&mut self) -> Option<&'a [u8]> {
+        if self.u8()? != 0x06 {
+            return None;
+        }
+        self.raw()
+    }
+
+    /// `null` or a string's bytes, as [`raw_string`](Self::raw_string).
+    fn opt_raw_string(&mut self) -> Option<Option<&'a [u8]>> {
+        match self.u8()? {
+            0x00 => Some(None),
+            0x06 => self.raw().map(Some),
+            _ => None,
+        }
+    }
+
     /// `null` or a string, as an `Option<Cow<str>>` reads it.
     fn opt_string(&mut self) -> Option<Option<&'a str>> {
         match self.u8()? {
@@ -305,11 +351,7 @@ impl<'a> C<'a> {
     /// `null` or a string, not read: [`opt_string`](Self::opt_string)
     /// without the UTF-8 check the canonical bytes already passed.
     fn skip_opt_string(&mut self) -> Option<()> {
-        match self.u8()? {
-            0x00 => Some(()),
-            0x06 => self.raw().map(|_| ()),
-            _ => None,
-        }
+        self.opt_raw_string().map(|_| ())
     }
 
     /// A value as `serde_json` holds it; a container here is at `level`.
@@ -372,7 +414,7 @@ impl<'a> C<'a> {
                 return None;
             }
             prev = Some(k);
-            if keep.keys.contains(k) {
+            if keep.contains(k) {
                 let k = std::str::from_utf8(k).ok()?.to_owned();
                 m.insert(k, self.value(1)?);
             } else {
@@ -487,9 +529,9 @@ impl<'a> C<'a> {
                         count = Some(u64::from_be_bytes(self.arr8()?));
                     }
                     b"sensitivity" if sensitivity.is_none() => {
-                        sensitivity = Some(match self.opt_string()? {
+                        sensitivity = Some(match self.opt_raw_string()? {
                             None => None,
-                            Some(s) => Some(Sensitivity::parse(s)?),
+                            Some(s) => Some(sensitivity_of(s)?),
                         });
                     }
                     b"type" if data_type.is_none() => data_type = Some(self.string()?),
@@ -861,6 +903,48 @@ mod tests {
             let mut f = base.clone();
             f.remove(k);
             assert_eq!(check(f).unwrap(), Some(false), "{k}");
+        }
+    }
+
+    /// The byte matches agree with the wire names the strict reader
+    /// uses, both ways.
+    #[test]
+    fn enumerations_are_their_wire_names() {
+        use super::{denial_reason_of, sensitivity_of, status_of};
+        for v in [
+            ActionStatus::Executed,
+            ActionStatus::Denied,
+            ActionStatus::Requested,
+            ActionStatus::PolicyNotFound,
+        ] {
+            assert_eq!(status_of(v.as_str().as_bytes()), Some(v));
+        }
+        for v in [
+            DenialReason::PolicyDenied,
+            DenialReason::ConditionsDenied,
+            DenialReason::PolicyTampered,
+            DenialReason::DelegationScope,
+            DenialReason::AgentHalted,
+        ] {
+            assert_eq!(denial_reason_of(v.code().as_bytes()), Some(v));
+        }
+        for name in ["public", "low", "medium", "high", "critical"] {
+            assert_eq!(
+                sensitivity_of(name.as_bytes()),
+                al_policy::Sensitivity::parse(name)
+            );
+            assert!(sensitivity_of(name.as_bytes()).is_some());
+        }
+        for other in [
+            &b""[..],
+            b"Executed",
+            b"policy_denied",
+            b"HIGH",
+            b"executed ",
+        ] {
+            assert_eq!(status_of(other), None);
+            assert_eq!(denial_reason_of(other), None);
+            assert_eq!(sensitivity_of(other), None);
         }
     }
 }

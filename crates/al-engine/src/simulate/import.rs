@@ -19,7 +19,8 @@ impl Engine {
     /// /policies/import?dry_run=true` can return this next to
     /// [`Engine::import_policies`]'s diff. The manifest is read exactly as
     /// the import reads it; `options.policy_limits` is replaced by the
-    /// engine's own. See [`crate::simulate`] for what the report holds.
+    /// engine's own, and `options.hasher` is keyed by the engine's
+    /// `hash_seed`. See [`crate::simulate`] for what the report holds.
     ///
     /// Cost: linear in the org's log (every entry is re-verified and every
     /// action in the window re-decided twice); memory as in the module docs.
@@ -74,6 +75,7 @@ impl Engine {
             Some(&old_set),
             SimulationOptions {
                 policy_limits: limits.clone(),
+                hasher: al_types::SeededState::new(self.cfg.hash_seed),
                 ..options
             },
         );

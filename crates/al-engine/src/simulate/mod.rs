@@ -35,7 +35,7 @@
 //!     entries.iter().map(|e| e.bytes.as_slice()),
 //!     &stricter,
 //!     None, // compare with the recorded decisions
-//!     SimulationOptions::default(),
+//!     SimulationOptions::new([9; 16]), // in production: 16 random bytes
 //! )?;
 //! let change = &report.changes[0];
 //! assert_eq!((change.from, change.to, change.count), (ActionStatus::Executed, ActionStatus::Requested, 1));
@@ -121,7 +121,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use al_audit_chain::{ChainVerifier, FailureCode, decode_ref, read_line};
 use al_breaker::State;
 use al_policy::{Limits, PolicySet};
-use al_types::{Digest, ErrorCode, Timestamp};
+use al_types::{Digest, ErrorCode, SeededMap, SeededState, Timestamp};
 
 use crate::records::{ActionStatus, DenialReason};
 
@@ -137,7 +137,7 @@ use tally::{Acc, ReportHead};
 /// Examples kept per changed cell and per held reason unless told otherwise.
 pub const DEFAULT_EXAMPLES_PER_CELL: usize = 5;
 
-/// How to simulate.
+/// How to simulate: [`SimulationOptions::new`] and the fields to change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimulationOptions {
     /// Only action entries at or after this time.
@@ -153,16 +153,27 @@ pub struct SimulationOptions {
     /// the engine that wrote the log (default [`Limits::default`], the
     /// engine's own default).
     pub policy_limits: Limits,
+    /// Keys the SipHash of the simulator's table of agents, whose ids are
+    /// whatever the log says (a log made to collide under a known key
+    /// would turn every lookup into a scan). As the engine's `hash_seed`
+    /// (`EngineConfig`), no default: a host passes 16 random bytes; a
+    /// report never depends on them.
+    pub hasher: SeededState,
 }
 
-impl Default for SimulationOptions {
-    fn default() -> SimulationOptions {
+impl SimulationOptions {
+    /// The defaults (no window, no agent filter,
+    /// [`DEFAULT_EXAMPLES_PER_CELL`], [`Limits::default`]), with the agent
+    /// table keyed by `hash_seed` (16 random bytes).
+    #[must_use]
+    pub fn new(hash_seed: [u8; 16]) -> SimulationOptions {
         SimulationOptions {
             since: None,
             until: None,
             agent_id: None,
             examples_per_cell: DEFAULT_EXAMPLES_PER_CELL,
             policy_limits: Limits::default(),
+            hasher: SeededState::new(hash_seed),
         }
     }
 }
@@ -236,10 +247,15 @@ struct AgentInfo {
     delegation: Option<String>,
     /// Its breaker state after the last breaker entry.
     breaker: State,
-    /// Entries in the window decided while in THROTTLE (a cell, so that
-    /// one shared lookup serves both the count and the decision).
+    /// Entries in the window decided while in THROTTLE (cells, so that
+    /// one shared lookup serves the counts and the decision).
     throttled: std::cell::Cell<u64>,
+    /// Its changed decisions, old × new.
+    changes: std::cell::Cell<tally::Matrix>,
 }
+
+/// The agents the log registers, by id.
+type Agents = SeededMap<String, AgentInfo>;
 
 /// A delegation as the log records its creation.
 #[derive(Debug)]
@@ -257,12 +273,13 @@ struct OpenApproval {
     timeout_at: Option<Timestamp>,
 }
 
-/// One decision: status, reason, deciding policy, as whom.
-struct Decided {
+/// One decision: status, reason, deciding policy, as whom (borrowed from
+/// the policy set, the entry or the delegations).
+struct Decided<'a> {
     status: ActionStatus,
     denial_reason: Option<DenialReason>,
-    policy: Option<String>,
-    decided_as: Option<String>,
+    policy: Option<&'a str>,
+    decided_as: Option<&'a str>,
 }
 
 /// Streams an audit log through a new (and optionally a baseline) policy
@@ -277,7 +294,7 @@ pub struct Simulator<'p> {
     rows: u64,
     actions: u64,
     org_id: Option<String>,
-    agents: BTreeMap<String, AgentInfo>,
+    agents: Agents,
     delegations: BTreeMap<String, DelegationInfo>,
     open: BTreeMap<u64, OpenApproval>,
     deadlines: BTreeSet<(Timestamp, u64)>,
@@ -300,6 +317,7 @@ impl<'p> Simulator<'p> {
         if baseline.is_some() {
             acc.totals.baseline_mismatches = Some(0);
         }
+        let hasher = options.hasher;
         let metadata_keys = facts::MetadataKeys::of(
             std::iter::once(new).chain(baseline),
             options.policy_limits.max_depth(),
@@ -314,7 +332,7 @@ impl<'p> Simulator<'p> {
             rows: 0,
             actions: 0,
             org_id: None,
-            agents: BTreeMap::new(),
+            agents: hasher.map(),
             delegations: BTreeMap::new(),
             open: BTreeMap::new(),
             deadlines: BTreeSet::new(),
@@ -397,7 +415,9 @@ impl<'p> Simulator<'p> {
         for a in open.into_values() {
             self.close(a, ApprovalFate::Pending);
         }
-        let throttled = self
+        // The agent table's order is the hasher's: sorted before it
+        // reaches the report.
+        let mut throttled: Vec<ThrottledAgent> = self
             .agents
             .iter()
             .filter(|(_, a)| a.throttled.get() > 0)
@@ -405,6 +425,12 @@ impl<'p> Simulator<'p> {
                 agent_id: id.clone(),
                 entries: a.throttled.get(),
             })
+            .collect();
+        throttled.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+        let by_agent = self
+            .agents
+            .iter()
+            .map(|(id, a)| (id.as_str(), a.changes.get()))
             .collect();
         // The verifier hashed every row once; its result names the head.
         let head_hash = self
@@ -432,7 +458,7 @@ impl<'p> Simulator<'p> {
             },
             throttled,
         };
-        Ok(self.acc.finish(head))
+        Ok(self.acc.finish(head, by_agent))
     }
 
     fn check(&self) -> Result<(), SimulationError> {

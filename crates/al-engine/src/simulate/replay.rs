@@ -2,7 +2,9 @@
 //! carries (agents, delegations, breakers, approvals), re-deciding an
 //! action with the policy sets under test, and tallying the result.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use al_audit_chain::{EntryRef, Kind};
 use al_breaker::State;
@@ -11,9 +13,10 @@ use al_types::Timestamp;
 
 use super::facts::ActionFacts;
 use super::report::idx;
+use super::tally::Matrix;
 use super::{
-    AgentInfo, ApprovalFate, Decided, DelegationInfo, Example, FailingCondition, HeldExample,
-    HeldReason, OpenApproval, Side, SimulationError, Simulator,
+    AgentInfo, Agents, ApprovalFate, Decided, DelegationInfo, Example, FailingCondition,
+    HeldExample, HeldReason, OpenApproval, Side, SimulationError, Simulator,
 };
 use crate::records::{
     ActionStatus, ApprovalEvent, DelegationEvent, DenialReason, KeyEvent, Record,
@@ -81,15 +84,7 @@ impl Simulator<'_> {
                     let (Some(id), Some(name)) = (agent, k.name) else {
                         return Err("`agent_registered` needs the agent and `name`".into());
                     };
-                    self.agents.insert(
-                        id,
-                        AgentInfo {
-                            name: name.into_owned(),
-                            delegation: None,
-                            breaker: State::Calibrating,
-                            throttled: std::cell::Cell::new(0),
-                        },
-                    );
+                    self.register(id, name.into_owned(), None);
                 }
                 _ => {}
             },
@@ -103,15 +98,7 @@ impl Simulator<'_> {
                     );
                 };
                 let id = d.delegation_id.into_owned();
-                self.agents.insert(
-                    child.into_owned(),
-                    AgentInfo {
-                        name: name.into_owned(),
-                        delegation: Some(id.clone()),
-                        breaker: State::Calibrating,
-                        throttled: std::cell::Cell::new(0),
-                    },
-                );
+                self.register(child.into_owned(), name.into_owned(), Some(id.clone()));
                 self.delegations.insert(
                     id,
                     DelegationInfo {
@@ -152,6 +139,29 @@ impl Simulator<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Record an agent's registration. An id registered again keeps the
+    /// counts of its entries so far (the report is per agent id) and takes
+    /// the new name and delegation from here on.
+    fn register(&mut self, id: String, name: String, delegation: Option<String>) {
+        match self.agents.entry(id) {
+            Entry::Occupied(mut o) => {
+                let a = o.get_mut();
+                a.name = name;
+                a.delegation = delegation;
+                a.breaker = State::Calibrating;
+            }
+            Entry::Vacant(v) => {
+                v.insert(AgentInfo {
+                    name,
+                    delegation,
+                    breaker: State::Calibrating,
+                    throttled: Cell::new(0),
+                    changes: Cell::new(Matrix::default()),
+                });
+            }
+        }
     }
 
     /// Approvals whose timeout passed before `now` timed out, whether or
@@ -269,8 +279,8 @@ impl Simulator<'_> {
             None => Decided {
                 status: recorded,
                 denial_reason,
-                policy: policy_name.map(str::to_owned),
-                decided_as: decided_as.map(str::to_owned),
+                policy: policy_name,
+                decided_as,
             },
         };
         let (i, j) = (idx(old.status), idx(new.status));
@@ -285,9 +295,13 @@ impl Simulator<'_> {
             return;
         }
         acc.totals.changed += 1;
-        acc.by_old.add(old.policy.as_deref(), i, j);
-        acc.by_new.add(new.policy.as_deref(), i, j);
-        acc.add_agent(agent_id, i, j);
+        acc.by_old.add(old.policy, i, j);
+        acc.by_new.add(new.policy, i, j);
+        let mut changes = agent.changes.get();
+        if let Some(c) = changes.get_mut(i).and_then(|r| r.get_mut(j)) {
+            *c += 1;
+        }
+        agent.changes.set(changes);
         let mut example = None;
         if let Some(examples) = acc.examples.get_mut(i).and_then(|r| r.get_mut(j))
             && examples.len() < keep
@@ -311,8 +325,8 @@ impl Simulator<'_> {
                 action_type: action_type.to_owned(),
                 timestamp: at,
                 requested_at,
-                old: side(old, old_failing),
-                new: side(new, new_failing),
+                old: side(&old, old_failing),
+                new: side(&new, new_failing),
                 approval: None,
             });
         }
@@ -348,12 +362,12 @@ fn record(e: &EntryRef<'_>) -> Result<Record<'static>, String> {
     })
 }
 
-fn side(d: Decided, failing: Vec<FailingCondition>) -> Side {
+fn side(d: &Decided<'_>, failing: Vec<FailingCondition>) -> Side {
     Side {
         status: d.status,
         denial_reason: d.denial_reason,
-        policy: d.policy,
-        decided_as: d.decided_as,
+        policy: d.policy.map(str::to_owned),
+        decided_as: d.decided_as.map(str::to_owned),
         failing,
     }
 }
@@ -386,13 +400,13 @@ fn rank(s: ActionStatus) -> u8 {
 /// The engine's policy step (`action::evaluate`): evaluate as the agent
 /// and, for a delegated child, as each delegator up the chain; the first
 /// more restrictive answer decides.
-fn decide(
-    set: &PolicySet,
+fn decide<'a>(
+    set: &'a PolicySet,
     req: &ActionRequest,
     (agent_id, agent): (&str, &AgentInfo),
-    agents: &BTreeMap<String, AgentInfo>,
-    delegations: &BTreeMap<String, DelegationInfo>,
-) -> Decided {
+    agents: &Agents,
+    delegations: &'a BTreeMap<String, DelegationInfo>,
+) -> Decided<'a> {
     let as_agent = |id: &str, a: &AgentInfo| {
         let d = set.evaluate(req, &Agent { id, name: &a.name });
         (
@@ -420,8 +434,8 @@ fn decide(
     Decided {
         status,
         denial_reason: reason,
-        policy: policy.map(|p| p.name().to_owned()),
-        decided_as: decided_as.map(str::to_owned),
+        policy: policy.map(|p| p.name()),
+        decided_as,
     }
 }
 
@@ -430,14 +444,14 @@ fn decide(
 fn failing(
     set: &PolicySet,
     req: &ActionRequest,
-    d: &Decided,
+    d: &Decided<'_>,
     agent_id: &str,
-    agents: &BTreeMap<String, AgentInfo>,
+    agents: &Agents,
 ) -> Vec<FailingCondition> {
     if d.policy.is_none() {
         return Vec::new();
     }
-    let who = d.decided_as.as_deref().unwrap_or(agent_id);
+    let who = d.decided_as.unwrap_or(agent_id);
     let Some(a) = agents.get(who) else {
         return Vec::new();
     };

@@ -93,7 +93,6 @@ pub(crate) struct Acc {
     pub fates: [[ApprovalFates; 4]; 4],
     pub by_old: ByPolicy,
     pub by_new: ByPolicy,
-    pub by_agent: BTreeMap<String, Matrix>,
     pub held: [(u64, Vec<HeldExample>); 4],
     pub totals: Totals,
     pub first_action_at: Option<Timestamp>,
@@ -101,20 +100,6 @@ pub(crate) struct Acc {
 }
 
 impl Acc {
-    pub(crate) fn add_agent(&mut self, agent: &str, i: usize, j: usize) {
-        if !self.by_agent.contains_key(agent) {
-            self.by_agent.insert(agent.to_owned(), Matrix::default());
-        }
-        if let Some(c) = self
-            .by_agent
-            .get_mut(agent)
-            .and_then(|m| m.get_mut(i))
-            .and_then(|r| r.get_mut(j))
-        {
-            *c += 1;
-        }
-    }
-
     /// Count a held entry; `example` builds its example only when one is kept.
     pub(crate) fn hold(
         &mut self,
@@ -131,7 +116,13 @@ impl Acc {
         }
     }
 
-    pub(crate) fn finish(self, head: ReportHead) -> SimulationReport {
+    /// The report; `by_agent` is each agent's changes matrix (kept with
+    /// the agent, which the simulator looks up anyway).
+    pub(crate) fn finish(
+        self,
+        head: ReportHead,
+        by_agent: Vec<(&str, Matrix)>,
+    ) -> SimulationReport {
         let mut matrix = Vec::new();
         let mut changes = Vec::new();
         for (i, (row, (ex_row, fate_row))) in self
@@ -158,13 +149,12 @@ impl Acc {
                 }
             }
         }
-        let mut by_agent: Vec<AgentChanges> = self
-            .by_agent
+        let mut by_agent: Vec<AgentChanges> = by_agent
             .into_iter()
             .filter_map(|(agent_id, m)| {
                 let (changed, transitions) = changed_cells(&m);
-                (changed > 0).then_some(AgentChanges {
-                    agent_id,
+                (changed > 0).then(|| AgentChanges {
+                    agent_id: agent_id.to_owned(),
                     changed,
                     transitions,
                 })
