@@ -293,3 +293,48 @@ pub fn fixture_proofs() -> Vec<String> {
     }
     out
 }
+
+/// Read arbitrary bytes with [`crate::LineReader`] over a
+/// `BufReader` of `data[0] % 64 + 1` bytes, cutting lines after
+/// `data[1] % 96 + 1` bytes, against the naive reference
+/// (`take(limit).read_until(b'\n', ..)`): the same lines, newlines
+/// included, one by one, and their lengths add up to the input's.
+pub fn line_reader(data: &[u8]) {
+    use std::io::{BufRead, Read};
+    let (cap, limit, rest) = match data {
+        [c, l, rest @ ..] => (usize::from(*c) % 64 + 1, usize::from(*l) % 96 + 1, rest),
+        _ => (1, 1, data),
+    };
+    let mut ours =
+        crate::LineReader::with_limit(std::io::BufReader::with_capacity(cap, rest), limit);
+    let mut naive = rest;
+    let (mut total, mut n) = (0usize, 0usize);
+    let mut want = Vec::new();
+    loop {
+        want.clear();
+        let got = (&mut naive)
+            .take(limit as u64)
+            .read_until(b'\n', &mut want)
+            .unwrap_or_else(|e| panic!("a slice failed to read: {e}"));
+        let line = ours
+            .next_line()
+            .unwrap_or_else(|e| panic!("a slice failed to read: {e}"));
+        if got == 0 {
+            assert_eq!(
+                line, None,
+                "a line after the end (line {n}, cap {cap}, limit {limit})"
+            );
+            break;
+        }
+        assert_eq!(
+            line,
+            Some(want.as_slice()),
+            "line {n} differs (cap {cap}, limit {limit})"
+        );
+        total += want.len();
+        n += 1;
+    }
+    assert_eq!(total, rest.len(), "the lines do not add up to the input");
+    // The end stays the end.
+    assert_eq!(ours.next_line().ok(), Some(None));
+}

@@ -79,6 +79,7 @@ fn fuzz_seeds_replay() {
         }),
         ("proof_file", al_audit_chain::fuzzing::proof_file),
         ("checkpoint_note", al_audit_chain::fuzzing::checkpoint_note),
+        ("line_reader", al_audit_chain::fuzzing::line_reader),
     ] {
         let mut seeds = 0;
         for dir in ["seeds", "regressions"] {

@@ -17,7 +17,8 @@
 //! Why one file (about 950 lines): one job. The operation grammar, the
 //! model that predicts each operation's answer and the checks after every
 //! step change together; apart, a new operation would need three edits in
-//! three files that must agree.
+//! three files that must agree. The `simulate_log` target's harness, a
+//! job of its own, is the submodule `fuzzing/simulate_log.rs`.
 // A test harness (behind the `fuzzing` feature): assertions and table lookups by
 // design, never reachable from the library's API.
 #![allow(
@@ -27,6 +28,8 @@
     missing_docs
 )]
 
+mod simulate_log;
+
 use std::collections::BTreeMap;
 
 use al_types::{ErrorCode, Timestamp};
@@ -35,6 +38,8 @@ use crate::{
     ActionCall, ActionResult, ActionStatus, BreakerCommand, DenialReason, DeterministicEntropy,
     Effects, Engine, EngineConfig, EngineError, EventData, EventType, ImportOptions, Snapshot,
 };
+
+pub use simulate_log::simulate_log;
 
 const ACTION_TYPES: [&str; 7] = [
     "ci.run",

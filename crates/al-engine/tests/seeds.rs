@@ -22,3 +22,28 @@ fn fuzz_seeds_replay() {
     }
     assert!(n >= 7, "only {n} engine_ops inputs");
 }
+
+/// The `simulate_log` target's seeds and minimised crashes, replayed with
+/// every check of the harness; each seed reaches the simulator (a report
+/// with re-decided actions).
+#[test]
+fn simulate_log_seeds_replay() {
+    let mut seeds = 0;
+    for dir in ["fuzz/seeds/simulate_log", "fuzz/regressions/simulate_log"] {
+        let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .collect();
+        files.sort();
+        for f in files {
+            let r = al_engine::fuzzing::simulate_log(&std::fs::read(&f).unwrap());
+            if dir.contains("seeds") {
+                let r = r.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+                assert!(r.totals.simulated > 0, "{}: {}", f.display(), r.to_json());
+                seeds += 1;
+            }
+        }
+    }
+    assert!(seeds >= 5, "only {seeds} simulate_log seeds");
+}
