@@ -250,8 +250,9 @@ struct AgentInfo {
     /// Entries in the window decided while in THROTTLE (cells, so that
     /// one shared lookup serves the counts and the decision).
     throttled: std::cell::Cell<u64>,
-    /// Its changed decisions, old × new.
-    changes: std::cell::Cell<tally::Matrix>,
+    /// Its row in the accumulator's per-agent matrices (kept apart so
+    /// that the table the hot path probes stays small).
+    tally: usize,
 }
 
 /// The agents the log registers, by id.
@@ -430,7 +431,10 @@ impl<'p> Simulator<'p> {
         let by_agent = self
             .agents
             .iter()
-            .map(|(id, a)| (id.as_str(), a.changes.get()))
+            .map(|(id, a)| {
+                let m = self.acc.by_agent.get(a.tally).copied().unwrap_or_default();
+                (id.as_str(), m)
+            })
             .collect();
         // The verifier hashed every row once; its result names the head.
         let head_hash = self

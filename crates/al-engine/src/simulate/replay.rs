@@ -13,7 +13,6 @@ use al_types::Timestamp;
 
 use super::facts::ActionFacts;
 use super::report::idx;
-use super::tally::Matrix;
 use super::{
     AgentInfo, Agents, ApprovalFate, Decided, DelegationInfo, Example, FailingCondition,
     HeldExample, HeldReason, OpenApproval, Side, SimulationError, Simulator,
@@ -158,7 +157,7 @@ impl Simulator<'_> {
                     delegation,
                     breaker: State::Calibrating,
                     throttled: Cell::new(0),
-                    changes: Cell::new(Matrix::default()),
+                    tally: self.acc.new_agent(),
                 });
             }
         }
@@ -297,11 +296,7 @@ impl Simulator<'_> {
         acc.totals.changed += 1;
         acc.by_old.add(old.policy, i, j);
         acc.by_new.add(new.policy, i, j);
-        let mut changes = agent.changes.get();
-        if let Some(c) = changes.get_mut(i).and_then(|r| r.get_mut(j)) {
-            *c += 1;
-        }
-        agent.changes.set(changes);
+        acc.add_agent(agent.tally, i, j);
         let mut example = None;
         if let Some(examples) = acc.examples.get_mut(i).and_then(|r| r.get_mut(j))
             && examples.len() < keep
