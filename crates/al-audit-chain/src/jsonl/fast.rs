@@ -339,6 +339,18 @@ impl<'a> Cursor<'a> {
     /// The rest of a string after its opening quote, decoded, written as
     /// `len:u32 bytes`.
     fn string(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        // Most strings hold no escape: their length is known after one
+        // scan, and is written before the bytes (no patch afterwards).
+        let rest = self.b.get(self.at..)?;
+        let n = stop(rest)?;
+        if rest.get(n) == Some(&b'"') {
+            let body = rest.get(..n)?;
+            out.reserve(4 + n);
+            out.extend_from_slice(&u32::try_from(n).ok()?.to_be_bytes());
+            out.extend_from_slice(body);
+            self.at += n + 1;
+            return Some(());
+        }
         let len_at = out.len();
         out.extend_from_slice(&[0; 4]);
         loop {
