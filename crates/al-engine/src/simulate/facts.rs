@@ -12,8 +12,8 @@
 //! of another shape, a structure given as an array, anything unexpected —
 //! and the caller then reads the record the strict way, which decides and
 //! words every refusal. So acceptance and messages are the strict
-//! reader's; `tests/simulate.rs` holds the two together with a
-//! differential property test over records and mutated records.
+//! reader's; this module's tests hold the two together with differential
+//! property tests over records and mutated records.
 //!
 //! The bytes are canonical (an [`EntryRef`](al_audit_chain::EntryRef)'s
 //! fields: checked by `decode_ref` or written by the audit crate's
