@@ -99,6 +99,37 @@ fn refusals_keep_the_strict_reader_s_words() {
     }
 }
 
+/// Integers at the edges of the encoding's two integer types: the fast
+/// path reads the digits itself and must agree with the strict reader's
+/// `serde_json` on every one (in range: same bytes; beyond: both refuse).
+#[test]
+fn integers_at_the_bounds_agree() {
+    let (accepted, _) = golden_lines();
+    let canonical = &accepted[0];
+    assert!(canonical.contains("\"n\":0"));
+    for (n, in_range) in [
+        ("0", true),
+        ("-0", true),
+        ("7", true),
+        ("-1", true),
+        ("18446744073709551615", true),
+        ("18446744073709551616", false),
+        ("99999999999999999999", false),
+        ("-9223372036854775808", true),
+        ("-9223372036854775809", false),
+        ("-18446744073709551615", false),
+    ] {
+        let line = canonical.replacen("\"n\":0", &format!("\"n\":{n}"), 1);
+        assert_eq!(jsonl_fast(line.as_bytes()), in_range, "{n}");
+        let mut buf = Vec::new();
+        assert_eq!(
+            encode_line(line.as_bytes(), &mut buf).is_ok(),
+            in_range,
+            "{n}"
+        );
+    }
+}
+
 /// Minified huge lines and deep lines: the fast path reads the first in
 /// one pass and leaves nesting past 32 levels to the strict reader.
 #[test]

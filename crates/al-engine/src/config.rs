@@ -2,6 +2,10 @@
 
 use al_breaker::BreakerConfig;
 
+/// The longest delegation chain any configuration allows
+/// (`max_delegation_depth` is 1 to this).
+pub(crate) const MAX_DELEGATION_DEPTH: usize = 64;
+
 /// Limits and defaults of an [`Engine`](crate::Engine). Build with
 /// [`EngineConfig::builder`]; there is no `Default`, because the hash seed
 /// must come from the host's randomness.
@@ -20,6 +24,7 @@ use al_breaker::BreakerConfig;
 /// | `max_delegation_depth` | 8 | longest chain of delegations (a child of a child … ) |
 /// | `max_capabilities` | 64 | most capability patterns in one delegation |
 /// | `max_agents_per_org` | 1 000 000 | most agents (including delegated children) in one org |
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineConfig {
     pub(crate) hash_seed: [u8; 16],
@@ -187,7 +192,7 @@ impl EngineConfigBuilder {
             "`max_delegation_ttl_secs` must be between 1 and 2 592 000",
         )?;
         check(
-            (1..=64).contains(&c.max_delegation_depth),
+            (1..=MAX_DELEGATION_DEPTH).contains(&c.max_delegation_depth),
             "`max_delegation_depth` must be between 1 and 64",
         )?;
         check(

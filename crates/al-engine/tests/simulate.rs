@@ -779,20 +779,20 @@ fn action_fields(action_type: &str, metadata: Value) -> Map<String, Value> {
     .unwrap()
 }
 
-/// Many agents, registered, throttled by their breakers and acting, in an
-/// order that is neither their ids' nor any hasher's.
-fn many_agents_log(n: usize) -> String {
+/// A log of these entries (kind, acting agent, fields), chained by the
+/// audit crate: it verifies whatever the records say.
+fn raw_log(entries: &[(Kind, &str, Value)]) -> String {
     let mut log = AuditLog::new("acme");
     let at = t("2026-11-28T12:00:00Z");
     let mut out = String::new();
-    let mut push = |kind, agent: &str, fields: Value| {
-        let Value::Object(fields) = fields else {
+    for (kind, agent, fields) in entries {
+        let Value::Object(fields) = fields.clone() else {
             panic!()
         };
         let s = log
             .append(&al_audit_chain::NewEntry {
-                kind,
-                agent_id: Some(agent.to_owned()),
+                kind: *kind,
+                agent_id: Some((*agent).to_owned()),
                 timestamp: at,
                 fields,
             })
@@ -800,34 +800,160 @@ fn many_agents_log(n: usize) -> String {
         let (row, hash) = (s.row, s.hash);
         out.push_str(&entry_to_line(&log.entry(row).unwrap(), &hash));
         out.push('\n');
-    };
-    let ids: Vec<String> = (0..n).map(|i| format!("agt_{:04}", (i * 37) % n)).collect();
-    for id in &ids {
-        let key = Record::Key(KeyRecord {
+    }
+    out
+}
+
+fn registration(id: &str) -> Value {
+    Value::Object(
+        Record::Key(KeyRecord {
             event: KeyEvent::AgentRegistered,
             key_kind: KeyKind::Agent,
             key_hash: Some(Digest::of(id.as_bytes())),
             revoked_key_hash: None,
             org_id: None,
-            name: Some(id.clone().into()),
+            name: Some(id.to_owned().into()),
             description: None,
-        });
-        push(Kind::Key, id, Value::Object(key.to_fields().unwrap()));
-        push(
+        })
+        .to_fields()
+        .unwrap(),
+    )
+}
+
+fn delegation(id: &str, child: &str, parent_delegation: Option<&str>) -> Value {
+    let mut d = json!({"event": "created", "delegation_id": id, "child_agent_id": child,
+                       "child_name": child, "capabilities": ["*"]});
+    if let Some(p) = parent_delegation {
+        d["parent_delegation_id"] = json!(p);
+    }
+    d
+}
+
+/// Many agents, registered, throttled by their breakers and acting, in an
+/// order that is neither their ids' nor any hasher's.
+fn many_agents_log(n: usize) -> String {
+    let ids: Vec<String> = (0..n).map(|i| format!("agt_{:04}", (i * 37) % n)).collect();
+    let mut entries = Vec::new();
+    for id in &ids {
+        entries.push((Kind::Key, id.as_str(), registration(id)));
+        entries.push((
             Kind::Breaker,
-            id,
+            id.as_str(),
             json!({"cause": "action", "enforcement": false, "from": "WARN", "reason": "anomaly",
                    "score": 77, "signal": "frequency_spike", "to": "THROTTLE"}),
-        );
+        ));
     }
     for id in ids.iter().rev() {
-        push(
+        entries.push((
             Kind::Action,
-            id,
+            id.as_str(),
             Value::Object(action_fields("pr.merge", json!({}))),
-        );
+        ));
     }
-    out
+    raw_log(&entries)
+}
+
+/// A log whose registrations the engine would refuse to restore is
+/// refused too (`INVALID_RECORD` naming the row), rather than trusted: a
+/// delegation that is its own parent once made every later action of its
+/// child loop forever.
+#[test]
+fn inconsistent_registrations_are_invalid_records() {
+    let new = set("version: 1\npolicies:\n  - { name: any, action_type: '*', effect: allow }\n");
+    let act = || Value::Object(action_fields("pr.merge", json!({})));
+    let run = |entries: &[(Kind, &str, Value)]| {
+        let log = raw_log(entries);
+        let new = new.clone();
+        // On a thread, so that a loop fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run_lines(&log, &new, None, SimulationOptions::new(SEED)));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the simulation does not end")
+    };
+    let refused = |entries: &[(Kind, &str, Value)], row: u64, words: &str| {
+        let e = run(entries).unwrap_err();
+        assert_eq!((e.code(), e.row()), ("INVALID_RECORD", row), "{e}");
+        assert!(e.to_string().contains(words), "{e}");
+    };
+    let reg = |id: &'static str| (Kind::Key, id, registration(id));
+    // Its own parent.
+    refused(
+        &[
+            reg("agt_1"),
+            (
+                Kind::Delegation,
+                "agt_1",
+                delegation("dlg_1", "agt_2", Some("dlg_1")),
+            ),
+            (Kind::Action, "agt_2", act()),
+        ],
+        2,
+        "not the delegator's own delegation",
+    );
+    // Registered twice, as an agent or as a delegated child.
+    refused(&[reg("agt_1"), reg("agt_1")], 2, "registered twice");
+    refused(
+        &[
+            reg("agt_1"),
+            reg("agt_2"),
+            (
+                Kind::Delegation,
+                "agt_1",
+                delegation("dlg_1", "agt_2", None),
+            ),
+        ],
+        3,
+        "registered twice",
+    );
+    // The same delegation twice; an unknown delegator.
+    refused(
+        &[
+            reg("agt_1"),
+            (
+                Kind::Delegation,
+                "agt_1",
+                delegation("dlg_1", "agt_2", None),
+            ),
+            (
+                Kind::Delegation,
+                "agt_1",
+                delegation("dlg_1", "agt_3", None),
+            ),
+        ],
+        3,
+        "created twice",
+    );
+    refused(
+        &[(
+            Kind::Delegation,
+            "agt_9",
+            delegation("dlg_1", "agt_2", None),
+        )],
+        1,
+        "not registered",
+    );
+    // A chain as deep as any configuration allows simulates; one deeper is refused.
+    let names: Vec<(String, String)> = (0..=65)
+        .map(|i| (format!("agt_{i}"), format!("dlg_{i}")))
+        .collect();
+    let chain = |depth: usize| {
+        let mut e = vec![(Kind::Key, names[0].0.as_str(), registration(&names[0].0))];
+        for i in 1..=depth {
+            let parent = (i > 1).then(|| names[i - 1].1.as_str());
+            e.push((
+                Kind::Delegation,
+                names[i - 1].0.as_str(),
+                delegation(&names[i].1, &names[i].0, parent),
+            ));
+        }
+        e.push((Kind::Action, names[depth].0.as_str(), act()));
+        e
+    };
+    let r = run(&chain(64)).unwrap();
+    assert_eq!(r.totals.simulated, 1);
+    refused(&chain(65), 66, "65 levels deep");
 }
 
 #[test]

@@ -258,6 +258,20 @@ fn stop_bytewise(b: &[u8]) -> Option<usize> {
         .position(|&c| STOP.get(usize::from(c)).copied().unwrap_or(true))
 }
 
+/// A run of ASCII digits as a `u64` (`None` when empty or beyond 64 bits),
+/// without a UTF-8 check or `str::parse`: the caller scanned the digits.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |v, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
 /// 64 lowercase hex digits.
 fn hex32(s: &[u8]) -> Option<[u8; 32]> {
     if s.len() != 64 {
@@ -319,12 +333,24 @@ impl<'a> Cursor<'a> {
         if digits.first() == Some(&b'0') {
             return None;
         }
-        std::str::from_utf8(digits).ok()?.parse().ok()
+        decimal(digits)
     }
 
     /// The rest of a string after its opening quote, decoded, written as
     /// `len:u32 bytes`.
     fn string(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        // Most strings hold no escape: their length is known after one
+        // scan, and is written before the bytes (no patch afterwards).
+        let rest = self.b.get(self.at..)?;
+        let n = stop(rest)?;
+        if rest.get(n) == Some(&b'"') {
+            let body = rest.get(..n)?;
+            out.reserve(4 + n);
+            out.extend_from_slice(&u32::try_from(n).ok()?.to_be_bytes());
+            out.extend_from_slice(body);
+            self.at += n + 1;
+            return Some(());
+        }
         let len_at = out.len();
         out.extend_from_slice(&[0; 4]);
         loop {
@@ -519,8 +545,8 @@ impl<'a> Cursor<'a> {
             self.digits();
             float = true;
         }
-        let tok = std::str::from_utf8(self.b.get(start..self.at)?).ok()?;
         if float {
+            let tok = std::str::from_utf8(self.b.get(start..self.at)?).ok()?;
             let f: f64 = serde_json::from_str(tok).ok()?;
             if !f.is_finite() {
                 return None;
@@ -528,11 +554,13 @@ impl<'a> Cursor<'a> {
             out.push(0x05);
             out.extend_from_slice(&f.to_bits().to_be_bytes());
         } else if !neg || int == b"0" {
-            let u: u64 = std::str::from_utf8(int).ok()?.parse().ok()?;
+            let u = decimal(int)?;
             out.push(0x03);
             out.extend_from_slice(&u.to_be_bytes());
         } else {
-            let i: i64 = tok.parse().ok()?;
+            // −2^63 … −1: the magnitude is at most 2^63.
+            let m = decimal(int)?;
+            let i = 0i64.checked_sub_unsigned(m)?;
             out.push(0x04);
             out.extend_from_slice(&i.to_be_bytes());
         }
@@ -597,6 +625,28 @@ mod tests {
             vec![b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5c, 0x5b, 0x80, 0xa2, 0xdc, 0xff, 0x7f, 0x01],
         ), 0..40)) {
             proptest::prop_assert_eq!(stop(&b), stop_bytewise(&b));
+        }
+    }
+
+    #[test]
+    fn decimal_as_str_parse() {
+        for d in [
+            "0",
+            "9",
+            "10",
+            "0001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+            "",
+            "1a",
+            "-1",
+        ] {
+            assert_eq!(
+                decimal(d.as_bytes()),
+                d.parse::<u64>().ok().filter(|_| !d.starts_with('-')),
+                "{d}"
+            );
         }
     }
 

@@ -68,7 +68,9 @@ impl<R: BufRead> LineReader<R> {
     /// The next line with its newline, `None` at the end of the stream.
     ///
     /// # Errors
-    /// The reader's I/O error (an interrupted read is retried).
+    /// The reader's I/O error; an interrupted read is retried. After an
+    /// error, part of the line being read may be lost (as with
+    /// `BufRead::read_until`): stop there.
     pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
         self.inner.consume(std::mem::take(&mut self.pending));
         self.spill.clear();
@@ -98,10 +100,13 @@ impl<R: BufRead> LineReader<R> {
             };
             if whole {
                 // In place: the same buffer again (a filled buffer is
-                // returned as it is, without reading).
-                self.pending = len;
+                // returned as it is, without reading). The line counts as
+                // read only once it is handed out.
                 return match self.inner.fill_buf()?.get(..len) {
-                    Some(line) => Ok(Some(line)),
+                    Some(line) => {
+                        self.pending = len;
+                        Ok(Some(line))
+                    }
                     None => Err(io::Error::other("the reader's buffer shrank")),
                 };
             }
@@ -112,8 +117,9 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
-    /// The wrapped reader.
-    pub fn into_inner(self) -> R {
+    /// The wrapped reader, positioned after the last line handed out.
+    pub fn into_inner(mut self) -> R {
+        self.inner.consume(self.pending);
         self.inner
     }
 }
@@ -150,6 +156,46 @@ mod tests {
             out.push(l.to_vec());
         }
         out
+    }
+
+    /// A reader whose every other `read` is interrupted (a signal during
+    /// the system call), as `BufReader` passes it on.
+    struct Flaky<'a> {
+        inner: &'a [u8],
+        calls: usize,
+    }
+
+    impl std::io::Read for Flaky<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(2) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.inner.read(buf)
+        }
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried() {
+        for cap in [1, 2, 3, 64] {
+            let flaky = Flaky {
+                inner: b"a\nbc\nd",
+                calls: 0,
+            };
+            let mut r = LineReader::new(BufReader::with_capacity(cap, flaky));
+            let mut lines = Vec::new();
+            while let Some(l) = r.next_line().unwrap() {
+                lines.push(l.to_vec());
+            }
+            assert_eq!(lines, [&b"a\n"[..], b"bc\n", b"d"], "cap {cap}");
+        }
+    }
+
+    #[test]
+    fn into_inner_is_after_the_last_line() {
+        let mut r = LineReader::new(&b"a\nb\n"[..]);
+        assert_eq!(r.next_line().unwrap(), Some(&b"a\n"[..]));
+        assert_eq!(r.into_inner(), b"b\n");
     }
 
     #[test]

@@ -324,6 +324,8 @@ impl JsonlVerifier {
                 break;
             }
         }
+        // The caller's reader stays after the last line read.
+        lines.into_inner();
         Ok(())
     }
 

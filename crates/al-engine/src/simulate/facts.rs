@@ -12,14 +12,17 @@
 //! of another shape, a structure given as an array, anything unexpected —
 //! and the caller then reads the record the strict way, which decides and
 //! words every refusal. So acceptance and messages are the strict
-//! reader's; `tests/simulate.rs` holds the two together with a
-//! differential property test over records and mutated records.
+//! reader's; this module's tests hold the two together with differential
+//! property tests over records and mutated records.
 //!
 //! The bytes are canonical (an [`EntryRef`](al_audit_chain::EntryRef)'s
 //! fields: checked by `decode_ref` or written by the audit crate's
-//! encoders), so every string in them is UTF-8 already: the strings this
-//! reader returns are checked again (`&str` needs it), the ones it skips
-//! are not.
+//! encoders), so every string in them is UTF-8 already and the keys of
+//! every object ascend strictly: the strings this reader returns are
+//! checked again (`&str` needs it), the ones it skips or only compares
+//! are not, and key order is relied on, not re-checked. The record's
+//! members are therefore met in one fixed order, each compared with one
+//! literal; a key out of that order is unknown or repeated.
 
 use std::collections::BTreeSet;
 
@@ -126,106 +129,101 @@ impl<'a> ActionFacts<'a> {
         if c.u8()? != 0x08 {
             return None;
         }
-        let n = c.len()?;
-        let mut seen = 0u32;
-        let mut once = |bit: u32| {
-            let fresh = seen & bit == 0;
-            seen |= bit;
-            fresh.then_some(())
-        };
-        let (mut action_type, mut status, mut denial_reason, mut requested_at) =
+        let mut left = c.len()?;
+        // Canonical keys ascend strictly, so the members come in the order
+        // below and each is met at most once: one comparison per member
+        // (with a literal, inline) instead of a dispatch. A key out of
+        // this order is unknown or repeated, and left to the strict reader.
+        let mut key = c.key(&mut left)?;
+        let (mut action_type, mut denial_reason, mut requested_at, mut status) =
             (None, None, None, None);
         let (mut data, mut metadata, mut policy_name, mut decided_as) = (None, None, None, None);
-        for _ in 0..n {
-            match c.raw()? {
-                b"action_type" => {
-                    once(1)?;
-                    action_type = Some(c.string()?);
+        if key == Some(b"action_type") {
+            action_type = Some(c.string()?);
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"conditions_evaluated") {
+            c.conditions()?;
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"data_accessed") {
+            data = Some(c.data_accessed()?);
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"decided_as") {
+            decided_as = c.opt_string()?;
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"delegation_id") {
+            c.skip_opt_string()?;
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"denial_reason") {
+            denial_reason = match c.opt_raw_string()? {
+                None => None,
+                Some(s) => Some(denial_reason_of(s)?),
+            };
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"event_id") {
+            c.skip_opt_string()?;
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"metadata") {
+            if c.u8()? != 0x08 {
+                return None;
+            }
+            let start = c.at;
+            let pruned = match keep {
+                Some(keep) => c.object_pruned(keep)?,
+                None => None,
+            };
+            metadata = Some(match pruned {
+                Some(m) => m,
+                None => {
+                    c.at = start;
+                    c.object(1)?
                 }
-                b"conditions_evaluated" => {
-                    once(1 << 1)?;
-                    c.conditions()?;
+            });
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"policy_digest") {
+            if let Some(d) = c.opt_raw_string()? {
+                let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+                if d.len() != 64 || !d.iter().all(hex) {
+                    return None;
                 }
-                b"data_accessed" => {
-                    once(1 << 2)?;
-                    data = Some(c.data_accessed()?);
-                }
-                b"decided_as" => {
-                    once(1 << 3)?;
-                    decided_as = c.opt_string()?;
-                }
-                b"delegation_id" => {
-                    once(1 << 4)?;
-                    c.skip_opt_string()?;
-                }
-                b"denial_reason" => {
-                    once(1 << 5)?;
-                    denial_reason = match c.opt_raw_string()? {
-                        None => None,
-                        Some(s) => Some(denial_reason_of(s)?),
-                    };
-                }
-                b"event_id" => {
-                    once(1 << 6)?;
-                    c.skip_opt_string()?;
-                }
-                b"metadata" => {
-                    once(1 << 7)?;
-                    if c.u8()? != 0x08 {
-                        return None;
-                    }
-                    let start = c.at;
-                    let pruned = match keep {
-                        Some(keep) => c.object_pruned(keep)?,
-                        None => None,
-                    };
-                    metadata = Some(match pruned {
-                        Some(m) => m,
-                        None => {
-                            c.at = start;
-                            c.object(1)?
-                        }
-                    });
-                }
-                b"policy_digest" => {
-                    once(1 << 8)?;
-                    if let Some(d) = c.opt_raw_string()? {
-                        let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
-                        if d.len() != 64 || !d.iter().all(hex) {
-                            return None;
-                        }
-                    }
-                }
-                b"policy_id" => {
-                    once(1 << 9)?;
-                    c.skip_opt_string()?;
-                }
-                b"policy_name" => {
-                    once(1 << 10)?;
-                    policy_name = c.opt_string()?;
-                }
-                b"policy_version" => {
-                    once(1 << 11)?;
-                    match c.u8()? {
-                        0x00 => {}
-                        0x03 => {
-                            c.take(8)?;
-                        }
-                        _ => return None,
-                    }
-                }
-                b"requested_at" => {
-                    once(1 << 12)?;
-                    requested_at = Some(Timestamp::from_canonical(c.raw_string()?)?);
-                }
-                b"status" => {
-                    once(1 << 13)?;
-                    status = Some(status_of(c.raw_string()?)?);
+            }
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"policy_id") {
+            c.skip_opt_string()?;
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"policy_name") {
+            policy_name = c.opt_string()?;
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"policy_version") {
+            match c.u8()? {
+                0x00 => {}
+                0x03 => {
+                    c.take(8)?;
                 }
                 _ => return None,
             }
+            key = c.key(&mut left)?;
         }
-        if c.at != fields.len() {
+        if key == Some(b"requested_at") {
+            requested_at = Some(Timestamp::from_canonical(c.raw_string()?)?);
+            key = c.key(&mut left)?;
+        }
+        if key == Some(b"status") {
+            status = Some(status_of(c.raw_string()?)?);
+            key = c.key(&mut left)?;
+        }
+        // Every member read, and nothing after the object.
+        if key.is_some() || c.at != fields.len() {
             return None;
         }
         Some(ActionFacts {
@@ -301,6 +299,16 @@ impl<'a> C<'a> {
     fn len(&mut self) -> Option<usize> {
         let n: [u8; 4] = self.take(4)?.try_into().ok()?;
         Some(u32::from_be_bytes(n) as usize)
+    }
+
+    /// The next member's key while `left` members remain (counting them
+    /// down), `None` after the last.
+    fn key(&mut self, left: &mut usize) -> Option<Option<&'a [u8]>> {
+        if *left == 0 {
+            return Some(None);
+        }
+        *left -= 1;
+        self.raw().map(Some)
     }
 
     /// A key or string body: `len:u32 bytes`.
@@ -406,14 +414,9 @@ impl<'a> C<'a> {
     fn object_pruned(&mut self, keep: &MetadataKeys) -> Option<Option<Map<String, Value>>> {
         let n = self.len()?;
         let mut m = Map::new();
-        let mut prev: Option<&[u8]> = None;
         for _ in 0..n {
-            let k = self.raw()?;
             // Canonical keys ascend strictly: none is repeated.
-            if prev.is_some_and(|p| p >= k) {
-                return None;
-            }
-            prev = Some(k);
+            let k = self.raw()?;
             if keep.contains(k) {
                 let k = std::str::from_utf8(k).ok()?.to_owned();
                 m.insert(k, self.value(1)?);
@@ -460,13 +463,8 @@ impl<'a> C<'a> {
             }
             0x08 if level < MAX_LEVEL => {
                 let mut d = 0;
-                let mut prev: Option<&[u8]> = None;
                 for _ in 0..self.len()? {
-                    let k = self.raw()?;
-                    if prev.is_some_and(|p| p >= k) {
-                        return None;
-                    }
-                    prev = Some(k);
+                    self.raw()?;
                     d = d.max(self.skip(level + 1)?);
                 }
                 d + 1

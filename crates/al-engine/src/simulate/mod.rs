@@ -53,7 +53,12 @@
 //! 2. **decodes** each `action` entry in the window as the engine's typed
 //!    [`ActionRecord`](crate::ActionRecord) (and the `key`, `delegation`, `breaker` and
 //!    `approval` entries it needs as theirs): a record that does not fit
-//!    its layout is [`SimulationError::InvalidRecord`];
+//!    its layout is [`SimulationError::InvalidRecord`], and so are
+//!    registrations the engine would refuse to restore — an agent id
+//!    registered twice, a delegation created twice, by an unregistered
+//!    delegator, under another delegation than the delegator's own, or
+//!    deeper than the 64 levels any configuration allows (so every
+//!    delegation chain the re-decision walks ends);
 //! 3. **rebuilds the request**: action type, metadata, data accessed, the
 //!    acting agent (its id and the name its registration recorded) and the
 //!    request's own timestamp (`requested_at`, which `@time.hour` and
@@ -195,8 +200,9 @@ pub enum SimulationError {
         message: String,
     },
     /// The chain verifies but an entry's fields do not fit its record
-    /// layout (`INVALID_RECORD`): the log was not written by a host
-    /// following `docs/audit-encoding.md`.
+    /// layout, or registrations contradict each other (`INVALID_RECORD`):
+    /// the log was not written by a host following
+    /// `docs/audit-encoding.md`.
     #[error("row {row}: {message}")]
     InvalidRecord {
         /// The row.
@@ -250,8 +256,9 @@ struct AgentInfo {
     /// Entries in the window decided while in THROTTLE (cells, so that
     /// one shared lookup serves the counts and the decision).
     throttled: std::cell::Cell<u64>,
-    /// Its changed decisions, old × new.
-    changes: std::cell::Cell<tally::Matrix>,
+    /// Its row in the accumulator's per-agent matrices (kept apart so
+    /// that the table the hot path probes stays small).
+    tally: usize,
 }
 
 /// The agents the log registers, by id.
@@ -262,6 +269,8 @@ type Agents = SeededMap<String, AgentInfo>;
 struct DelegationInfo {
     parent: String,
     parent_delegation: Option<String>,
+    /// 1 for a delegation of an agent acting on its own, +1 per level.
+    depth: usize,
 }
 
 /// An open approval of a changed entry recorded as `requested`.
@@ -430,7 +439,10 @@ impl<'p> Simulator<'p> {
         let by_agent = self
             .agents
             .iter()
-            .map(|(id, a)| (id.as_str(), a.changes.get()))
+            .map(|(id, a)| {
+                let m = self.acc.by_agent.get(a.tally).copied().unwrap_or_default();
+                (id.as_str(), m)
+            })
             .collect();
         // The verifier hashed every row once; its result names the head.
         let head_hash = self

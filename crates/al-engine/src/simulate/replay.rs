@@ -13,11 +13,11 @@ use al_types::Timestamp;
 
 use super::facts::ActionFacts;
 use super::report::idx;
-use super::tally::Matrix;
 use super::{
     AgentInfo, Agents, ApprovalFate, Decided, DelegationInfo, Example, FailingCondition,
     HeldExample, HeldReason, OpenApproval, Side, SimulationError, Simulator,
 };
+use crate::config::MAX_DELEGATION_DEPTH;
 use crate::records::{
     ActionStatus, ApprovalEvent, DelegationEvent, DenialReason, KeyEvent, Record,
 };
@@ -84,7 +84,7 @@ impl Simulator<'_> {
                     let (Some(id), Some(name)) = (agent, k.name) else {
                         return Err("`agent_registered` needs the agent and `name`".into());
                     };
-                    self.register(id, name.into_owned(), None);
+                    self.register(id, name.into_owned(), None)?;
                 }
                 _ => {}
             },
@@ -97,13 +97,39 @@ impl Simulator<'_> {
                             .into(),
                     );
                 };
+                // As the engine restores a log: a delegation names a
+                // registered delegator and, when that delegator acts under
+                // a delegation itself, exactly that one; so every chain
+                // ends, within the deepest chain a configuration allows.
                 let id = d.delegation_id.into_owned();
-                self.register(child.into_owned(), name.into_owned(), Some(id.clone()));
+                if self.delegations.contains_key(&id) {
+                    return Err(format!("delegation `{id}` is created twice"));
+                }
+                let Some(delegator) = self.agents.get(&parent) else {
+                    return Err(format!("the delegator `{parent}` is not registered"));
+                };
+                let parent_delegation = d.parent_delegation_id.map(|s| s.into_owned());
+                if delegator.delegation != parent_delegation {
+                    return Err(format!(
+                        "`parent_delegation_id` of `{id}` is not the delegator's own delegation"
+                    ));
+                }
+                let depth = match &parent_delegation {
+                    None => 1,
+                    Some(p) => self.delegations.get(p).map_or(1, |p| p.depth + 1),
+                };
+                if depth > MAX_DELEGATION_DEPTH {
+                    return Err(format!(
+                        "delegation `{id}` is {depth} levels deep, over the {MAX_DELEGATION_DEPTH} any configuration allows"
+                    ));
+                }
+                self.register(child.into_owned(), name.into_owned(), Some(id.clone()))?;
                 self.delegations.insert(
                     id,
                     DelegationInfo {
                         parent,
-                        parent_delegation: d.parent_delegation_id.map(|s| s.into_owned()),
+                        parent_delegation,
+                        depth,
                     },
                 );
             }
@@ -141,25 +167,25 @@ impl Simulator<'_> {
         Ok(())
     }
 
-    /// Record an agent's registration. An id registered again keeps the
-    /// counts of its entries so far (the report is per agent id) and takes
-    /// the new name and delegation from here on.
-    fn register(&mut self, id: String, name: String, delegation: Option<String>) {
+    /// Record an agent's registration; an id registered twice is refused,
+    /// as the engine refuses it when it restores the log.
+    fn register(
+        &mut self,
+        id: String,
+        name: String,
+        delegation: Option<String>,
+    ) -> Result<(), String> {
         match self.agents.entry(id) {
-            Entry::Occupied(mut o) => {
-                let a = o.get_mut();
-                a.name = name;
-                a.delegation = delegation;
-                a.breaker = State::Calibrating;
-            }
+            Entry::Occupied(o) => Err(format!("agent `{}` is registered twice", o.key())),
             Entry::Vacant(v) => {
                 v.insert(AgentInfo {
                     name,
                     delegation,
                     breaker: State::Calibrating,
                     throttled: Cell::new(0),
-                    changes: Cell::new(Matrix::default()),
+                    tally: self.acc.new_agent(),
                 });
+                Ok(())
             }
         }
     }
@@ -297,11 +323,7 @@ impl Simulator<'_> {
         acc.totals.changed += 1;
         acc.by_old.add(old.policy, i, j);
         acc.by_new.add(new.policy, i, j);
-        let mut changes = agent.changes.get();
-        if let Some(c) = changes.get_mut(i).and_then(|r| r.get_mut(j)) {
-            *c += 1;
-        }
-        agent.changes.set(changes);
+        acc.add_agent(agent.tally, i, j);
         let mut example = None;
         if let Some(examples) = acc.examples.get_mut(i).and_then(|r| r.get_mut(j))
             && examples.len() < keep

@@ -95,11 +95,31 @@ pub(crate) struct Acc {
     pub by_new: ByPolicy,
     pub held: [(u64, Vec<HeldExample>); 4],
     pub totals: Totals,
+    /// Changed decisions per agent, by the agent's `tally` index.
+    pub by_agent: Vec<Matrix>,
     pub first_action_at: Option<Timestamp>,
     pub last_action_at: Option<Timestamp>,
 }
 
 impl Acc {
+    /// A row for a newly registered agent; its index.
+    pub(crate) fn new_agent(&mut self) -> usize {
+        self.by_agent.push(Matrix::default());
+        self.by_agent.len() - 1
+    }
+
+    /// Count a changed decision of the agent whose row is `agent`.
+    pub(crate) fn add_agent(&mut self, agent: usize, i: usize, j: usize) {
+        if let Some(c) = self
+            .by_agent
+            .get_mut(agent)
+            .and_then(|m| m.get_mut(i))
+            .and_then(|r| r.get_mut(j))
+        {
+            *c += 1;
+        }
+    }
+
     /// Count a held entry; `example` builds its example only when one is kept.
     pub(crate) fn hold(
         &mut self,
