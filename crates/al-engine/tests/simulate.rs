@@ -719,10 +719,34 @@ fn a_broken_chain_names_its_row_and_stops() {
 /// A log a host wrote by hand through the audit crate: the chain holds,
 /// the records may not.
 fn hand_log(actions: &[(Option<&str>, Map<String, Value>)]) -> String {
+    let key = Record::Key(KeyRecord {
+        event: KeyEvent::AgentRegistered,
+        key_kind: KeyKind::Agent,
+        key_hash: Some(Digest::of(b"k")),
+        revoked_key_hash: None,
+        org_id: None,
+        name: Some("bot".into()),
+        description: None,
+    });
+    let first = (Kind::Key, Some("agt_1"), key.to_fields().unwrap());
+    chain(
+        std::iter::once(first).chain(
+            actions
+                .iter()
+                .map(|(agent, fields)| (Kind::Action, *agent, fields.clone())),
+        ),
+    )
+}
+
+/// JSON lines of these entries (kind, acting agent, fields), chained by
+/// the audit crate: the chain verifies whatever the records say.
+fn chain<'a>(
+    entries: impl IntoIterator<Item = (Kind, Option<&'a str>, Map<String, Value>)>,
+) -> String {
     let mut log = AuditLog::new("acme");
     let at = t("2026-11-28T12:00:00Z");
     let mut out = String::new();
-    let mut push = |log: &mut AuditLog, kind, agent: Option<&str>, fields: Map<String, Value>| {
+    for (kind, agent, fields) in entries {
         let s = log
             .append(&al_audit_chain::NewEntry {
                 kind,
@@ -734,19 +758,6 @@ fn hand_log(actions: &[(Option<&str>, Map<String, Value>)]) -> String {
         let (row, hash) = (s.row, s.hash);
         out.push_str(&entry_to_line(&log.entry(row).unwrap(), &hash));
         out.push('\n');
-    };
-    let key = Record::Key(KeyRecord {
-        event: KeyEvent::AgentRegistered,
-        key_kind: KeyKind::Agent,
-        key_hash: Some(Digest::of(b"k")),
-        revoked_key_hash: None,
-        org_id: None,
-        name: Some("bot".into()),
-        description: None,
-    });
-    push(&mut log, Kind::Key, Some("agt_1"), key.to_fields().unwrap());
-    for (agent, fields) in actions {
-        push(&mut log, Kind::Action, *agent, fields.clone());
     }
     out
 }
@@ -779,29 +790,14 @@ fn action_fields(action_type: &str, metadata: Value) -> Map<String, Value> {
     .unwrap()
 }
 
-/// A log of these entries (kind, acting agent, fields), chained by the
-/// audit crate: it verifies whatever the records say.
+/// [`chain`] of entries whose fields are given as JSON objects.
 fn raw_log(entries: &[(Kind, &str, Value)]) -> String {
-    let mut log = AuditLog::new("acme");
-    let at = t("2026-11-28T12:00:00Z");
-    let mut out = String::new();
-    for (kind, agent, fields) in entries {
+    chain(entries.iter().map(|(kind, agent, fields)| {
         let Value::Object(fields) = fields.clone() else {
-            panic!()
+            panic!("fields are an object")
         };
-        let s = log
-            .append(&al_audit_chain::NewEntry {
-                kind: *kind,
-                agent_id: Some((*agent).to_owned()),
-                timestamp: at,
-                fields,
-            })
-            .unwrap();
-        let (row, hash) = (s.row, s.hash);
-        out.push_str(&entry_to_line(&log.entry(row).unwrap(), &hash));
-        out.push('\n');
-    }
-    out
+        (*kind, Some(*agent), fields)
+    }))
 }
 
 fn registration(id: &str) -> Value {
