@@ -47,3 +47,15 @@ fn simulate_log_seeds_replay() {
     }
     assert!(seeds >= 5, "only {seeds} simulate_log seeds");
 }
+
+/// A regression kept by hand (found by review, not by the fuzzer): a
+/// delegation that names itself as its parent delegation once made the
+/// re-decision of its child's actions loop forever; it is refused.
+#[test]
+fn a_self_parent_delegation_is_an_invalid_record() {
+    use al_types::ErrorCode as _;
+    let f = root().join("fuzz/regressions/simulate_log/self-parent-delegation.jsonl");
+    let e = al_engine::fuzzing::simulate_log(&std::fs::read(f).unwrap()).unwrap_err();
+    assert_eq!((e.code(), e.row()), ("INVALID_RECORD", 2), "{e}");
+    assert!(e.to_string().contains("delegator's own delegation"), "{e}");
+}
