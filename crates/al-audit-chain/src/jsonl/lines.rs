@@ -192,6 +192,48 @@ mod tests {
     }
 
     #[test]
+    fn lines_in_the_buffer_are_handed_out_in_place() {
+        let data = b"first\nsecond\nlast";
+        let mut r = LineReader::new(&data[..]);
+        let at = |l: &[u8]| l.as_ptr() as usize - data.as_ptr() as usize;
+        assert_eq!(r.next_line().unwrap().map(at), Some(0));
+        assert_eq!(r.next_line().unwrap().map(at), Some(6));
+        // The last line has no newline: assembled at the end of the stream.
+        assert_eq!(r.next_line().unwrap(), Some(&b"last"[..]));
+    }
+
+    #[test]
+    fn errors_other_than_interrupted_are_returned() {
+        struct Broken;
+        impl std::io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::PermissionDenied.into())
+            }
+        }
+        let mut r = LineReader::new(BufReader::new(Broken));
+        let e = r.next_line().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn the_default_limit_cuts_after_max_line_read() {
+        let mut long = vec![b'x'; MAX_LINE_BYTES];
+        long.push(b'\n');
+        long.extend(std::iter::repeat_n(b'y', MAX_LINE_BYTES + 5));
+        let mut r = LineReader::new(BufReader::with_capacity(64 << 10, &long[..]));
+        // A line of the longest accepted length is whole, newline included.
+        assert_eq!(
+            r.next_line().unwrap().map(<[u8]>::len),
+            Some(MAX_LINE_BYTES + 1)
+        );
+        // A longer one is cut one byte past the longest line and its newline.
+        assert_eq!(
+            r.next_line().unwrap().map(<[u8]>::len),
+            Some(MAX_LINE_BYTES + 2)
+        );
+    }
+
+    #[test]
     fn into_inner_is_after_the_last_line() {
         let mut r = LineReader::new(&b"a\nb\n"[..]);
         assert_eq!(r.next_line().unwrap(), Some(&b"a\n"[..]));
