@@ -296,6 +296,34 @@ impl<'de> StrictRead<'de> for BodyReader {
     }
 }
 
+/// The `visit_*` of the values a visitor only classifies: every scalar
+/// answers `other`, `null` answers `null`.
+macro_rules! scalars {
+    (other: $other:expr, null: $null:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($null)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok($null)
+        }
+    };
+}
+
 struct TopVisitor<'s>(Strict<'s>);
 
 impl<'de> Visitor<'de> for TopVisitor<'_> {
@@ -304,27 +332,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars!(other: None, null: None);
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         self.0.visit_seq(seq).map(|_| None)
     }
@@ -472,27 +480,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(DataRaw::NotArray)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(DataRaw::NotArray)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(DataRaw::NotArray)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(DataRaw::NotArray)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(DataRaw::NotArray)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(DataRaw::Null)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(DataRaw::Null)
-    }
+    scalars!(other: DataRaw::NotArray, null: DataRaw::Null);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // As `Strict::visit_seq`, with each item taken apart.
         let strict = self.0;
@@ -523,27 +511,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(ItemRaw::NotObject)
-    }
+    scalars!(other: ItemRaw::NotObject, null: ItemRaw::NotObject);
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         self.0.visit_seq(seq).map(|_| ItemRaw::NotObject)
     }
