@@ -9,7 +9,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use al_audit_chain::{ChainVerifier, JsonlVerifier, LineReader, write_line};
+use al_audit_chain::{ChainVerifier, JsonlVerifier, LINE_BUFFER_BYTES, LineReader, write_line};
 use al_engine::simulate::{SimulationOptions, SimulationReport, Simulator};
 use al_engine::{ActionCall, DeterministicEntropy, Effects, Engine, EngineConfig, ImportOptions};
 use al_policy::{Format, Manifest, PolicySet};
@@ -139,14 +139,11 @@ pub fn write_log(path: &Path, rows: u64) -> u64 {
     written
 }
 
-/// The read buffer, as `al` uses (`al-cli/src/io.rs`, `READ_BUFFER`).
-pub const READ_BUFFER: usize = 64 << 10;
-
 fn lines(path: &Path, mut f: impl FnMut(&[u8]) -> bool) -> u64 {
     let cap = std::env::var("AL_BENCH_READ_BUFFER")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(READ_BUFFER);
+        .unwrap_or(LINE_BUFFER_BYTES);
     let mut r = LineReader::new(BufReader::with_capacity(cap, File::open(path).unwrap()));
     let mut bytes = 0u64;
     while let Some(line) = r.next_line().unwrap() {

@@ -24,8 +24,8 @@ pub use entry::{
 };
 pub use error::{EncodingProblem, EntryProblem, Error, LineProblem, ProofError};
 pub use jsonl::{
-    JsonlVerifier, LineReader, MAX_LINE_BYTES, MAX_LINE_READ, encode_line, entry_to_line,
-    parse_line, parse_line_bytes, read_line, write_line,
+    JsonlVerifier, LINE_BUFFER_BYTES, LineReader, MAX_LINE_BYTES, MAX_LINE_READ, encode_line,
+    entry_to_line, parse_line, parse_line_bytes, read_line, write_line,
 };
 pub use log::{AuditLog, DEFAULT_LIMIT, LogConfig, MAX_LIMIT, OutcomeReport, Page, Query, Sealed};
 pub use merkle::MerkleTree;

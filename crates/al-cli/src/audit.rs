@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use al_audit_chain::{
     AuditLog, ChainVerifier, Ed25519Signer, Ed25519Verifier, Error, FailureCode, JsonlVerifier,
-    LineReader, LogConfig, NoteVerifier, Proof, ProofError, SignedCheckpoint, Verification,
-    VerifiedCheckpoint, merkle,
+    LINE_BUFFER_BYTES, LineReader, LogConfig, NoteVerifier, Proof, ProofError, SignedCheckpoint,
+    Verification, VerifiedCheckpoint, merkle,
 };
 use al_types::{Digest, EntryId, ErrorCode, Timestamp};
 use clap::{Args, Subcommand};
@@ -327,7 +327,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> Result<Answer, UsageError> {
         );
         b
     });
-    let mut lines = LineReader::new(BufReader::with_capacity(crate::io::READ_BUFFER, file));
+    let mut lines = LineReader::new(BufReader::with_capacity(LINE_BUFFER_BYTES, file));
     let unreadable =
         |e: std::io::Error| UsageError(format!("cannot read `{}`: {e}", log.display()));
     let v = if threads <= 1 {
@@ -583,11 +583,6 @@ pub fn proof(what: &ProofCommand, json: bool) -> Result<Answer, UsageError> {
     }
 }
 
-/// Fill `buf` from the operating system's random source.
-fn random(buf: &mut [u8]) -> Result<(), UsageError> {
-    getrandom::fill(buf).map_err(|e| UsageError(format!("no randomness available: {e}")))
-}
-
 fn write_secret(path: &Path, data: &[u8]) -> Result<(), UsageError> {
     use std::io::Write as _;
     let mut o = std::fs::OpenOptions::new();
@@ -602,7 +597,7 @@ fn write_secret(path: &Path, data: &[u8]) -> Result<(), UsageError> {
 /// `al keygen --name NAME [--out PREFIX]`.
 pub fn keygen(args: &KeygenArgs, json: bool) -> Result<Answer, UsageError> {
     let mut seed = [0u8; 32];
-    random(&mut seed)?;
+    crate::io::random(&mut seed)?;
     let signer =
         Ed25519Signer::from_seed(&args.name, seed).map_err(|e| UsageError(e.to_string()))?;
     seed.fill(0);

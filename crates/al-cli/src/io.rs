@@ -6,12 +6,10 @@ use std::path::Path;
 
 use al_policy::{Error as ManifestError, Format, Manifest};
 
-/// The read buffer of streamed logs: small enough to stay in the core's
-/// L2 cache, where each line is read again (newline search, parse, hash)
-/// right after the kernel copies it in. A 1 MiB buffer cost `al verify`
-/// and `al simulate` about 0.3 µs per 740-byte line in kernel copy time
-/// alone on the development machine (512 KiB L2).
-pub const READ_BUFFER: usize = 64 << 10;
+/// Fill `buf` from the operating system's random source.
+pub fn random(buf: &mut [u8]) -> Result<(), UsageError> {
+    getrandom::fill(buf).map_err(|e| UsageError(format!("no randomness available: {e}")))
+}
 
 /// A failure that is the user's input or usage, not a "no": exit code 2.
 #[derive(Debug)]

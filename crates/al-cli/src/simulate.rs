@@ -5,7 +5,7 @@
 use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use al_audit_chain::LineReader;
+use al_audit_chain::{LINE_BUFFER_BYTES, LineReader};
 use al_engine::simulate::{
     DEFAULT_EXAMPLES_PER_CELL, RenderStyle, SimulationError, SimulationOptions, SimulationReport,
     Simulator,
@@ -91,8 +91,7 @@ pub fn simulate(args: &SimulateArgs, format: OutFormat) -> Result<Answer, UsageE
     let baseline = args.baseline.as_deref().map(policy_set).transpose()?;
     // The agent table's hash key: agent ids are whatever the log says.
     let mut hash_seed = [0u8; 16];
-    getrandom::fill(&mut hash_seed)
-        .map_err(|e| UsageError(format!("no randomness available: {e}")))?;
+    crate::io::random(&mut hash_seed)?;
     let mut sim = Simulator::new(
         &new,
         baseline.as_ref(),
@@ -175,7 +174,7 @@ fn feed_lines(
 ) -> Result<Result<(), SimulationError>, UsageError> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(size);
-    let mut lines = LineReader::new(BufReader::with_capacity(crate::io::READ_BUFFER, file));
+    let mut lines = LineReader::new(BufReader::with_capacity(LINE_BUFFER_BYTES, file));
     let result = loop {
         let line = lines
             .next_line()

@@ -10,6 +10,13 @@ use super::read::MAX_LINE_BYTES;
 /// line, cut there, is still recognisably too long.
 pub const MAX_LINE_READ: usize = MAX_LINE_BYTES + 2;
 
+/// A read buffer for [`LineReader`] (64 KiB): small enough to stay in a
+/// core's L2 cache, where each line is read again (newline search, parse,
+/// hash) right after the kernel copies it in. A 1 MiB buffer cost `al
+/// verify` and `al simulate` about 0.3 µs per 740-byte line in kernel copy
+/// time alone on the development machine (512 KiB L2).
+pub const LINE_BUFFER_BYTES: usize = 64 << 10;
+
 /// Reads lines from a [`BufRead`] the caller owns (a file, a socket, a
 /// slice): the core does no I/O of its own.
 ///
@@ -25,8 +32,7 @@ pub const MAX_LINE_READ: usize = MAX_LINE_BYTES + 2;
 /// the rest of the long line as the next "line".
 ///
 /// Keep the wrapped reader's buffer well inside the core's L2 cache
-/// (64 KiB is plenty): each line is read three times (newline search,
-/// parse, hash) right after the kernel writes it.
+/// ([`LINE_BUFFER_BYTES`]).
 ///
 /// ```
 /// use al_audit_chain::LineReader;

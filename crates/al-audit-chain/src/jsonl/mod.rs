@@ -22,7 +22,7 @@ mod write;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use fast::transcode;
-pub use lines::{LineReader, MAX_LINE_READ};
+pub use lines::{LINE_BUFFER_BYTES, LineReader, MAX_LINE_READ};
 #[cfg(feature = "fuzzing")]
 pub(crate) use read::encode_line_strict;
 pub(crate) use read::integers;
