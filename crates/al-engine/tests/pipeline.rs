@@ -111,28 +111,22 @@ fn allocations_per_action_stay_within_budget() {
     let ids: Vec<String> = (0..ACTIONS + 30).map(|i| format!("evt-{i:06}")).collect();
     let mut now = f.now;
     // Warm up: the agent's indexes exist and the breaker calibrates.
+    let call = |id| al_engine::ActionCall {
+        api_key: &bot,
+        body,
+        event_id: Some(id),
+        delegation_id: None,
+    };
     for id in &ids[..30] {
         now = now.saturating_add_millis(30_000);
-        let call = al_engine::ActionCall {
-            api_key: &bot,
-            body,
-            event_id: Some(id),
-            delegation_id: None,
-        };
-        let (a, _) = f.e.submit_action(now, &call).unwrap();
+        let (a, _) = f.e.submit_action(now, &call(id)).unwrap();
         assert_eq!(a.result.status, ActionStatus::Executed);
     }
     let mut executed = 0;
     let info = allocation_counter::measure(|| {
         for id in &ids[30..] {
             now = now.saturating_add_millis(30_000);
-            let call = al_engine::ActionCall {
-                api_key: &bot,
-                body,
-                event_id: Some(id),
-                delegation_id: None,
-            };
-            let (a, fx) = f.e.submit_action(now, &call).unwrap();
+            let (a, fx) = f.e.submit_action(now, &call(id)).unwrap();
             if a.result.status == ActionStatus::Executed && fx.entries.len() == 1 {
                 executed += 1;
             }
